@@ -1,0 +1,52 @@
+# labstac: the two commands that matter are `make up` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+export VENV
+
+.PHONY: up down test lint venv services services-down services-status status help
+
+help:
+	@echo "make up               services + API + worker + beat, ready to use"
+	@echo "make down             stop everything make up started"
+	@echo "make test             ruff, mypy and the whole test suite on real services"
+	@echo "make services         start Redis and OpenSearch (installs what is missing)"
+	@echo "make services-down    stop them"
+	@echo "make services-status  where they listen, where their logs are"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "venv: $(PYTHON) is missing: labstac needs Python 3.11" >&2; exit 1; }
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --upgrade pip
+	@$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+services:
+	@scripts/services.sh up
+
+services-down:
+	@scripts/services.sh down
+
+services-status:
+	@scripts/services.sh status
+
+up: venv services
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+	@scripts/services.sh down
+
+status: venv
+	@scripts/stack.sh status
+	@set -a; . var/labstac.env; set +a; $(VENV)/bin/labstac status
+
+test:
+	@scripts/test.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy

@@ -1,0 +1,163 @@
+"""``labstac``: the one command line in front of everything (API server, worker, beat,
+operator commands). Each command builds the settings once and passes them down; a bad
+setting stops it with one line naming the variable."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from indexer.engine import Engine
+from indexer.errors import LabstacError, SettingsInvalid
+from indexer.heartbeat import read_heartbeats
+from indexer.logs import configure_logging
+from indexer.redis_client import create_redis, queue_depth
+from indexer.settings import Settings, load_settings
+
+EXIT_SETTINGS = 2
+EXIT_UNHEALTHY = 3
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsInvalid as error:
+        click.echo(f"labstac: {error.description}", err=True)
+        sys.exit(EXIT_SETTINGS)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="labstac")
+def main() -> None:
+    """labstac: a GitLab instance as a searchable STAC catalog.
+
+    Every setting comes from LABSTAC_* environment variables (see the README).
+    """
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, help="uvicorn worker processes.")
+def serve(workers: int) -> None:
+    """Run the HTTP API (STAC API, hooks, health, metrics) under uvicorn.
+
+    \b
+    Example:
+      LABSTAC_GITLAB_URL=https://gitlab.example.com labstac serve --workers 2
+    """
+    import uvicorn
+
+    settings = _settings()
+    if workers > 1:
+        # Each worker process builds its own app (and settings) from the same environment.
+        target: object = "api.app:create_app_from_environment"
+    else:
+        from api.app import create_app
+
+        target = create_app(settings)
+    uvicorn.run(
+        target,  # type: ignore[arg-type]
+        factory=workers > 1,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
+@click.option("--name", default=None, help="Worker node name (default labstac@<host>).")
+def worker(concurrency: int, name: str | None) -> None:
+    """Run a Celery worker that executes labstac's tasks.
+
+    \b
+    Example:
+      labstac worker --concurrency 4
+    """
+    from workers.app import create_celery_app
+
+    settings = _settings()
+    app = create_celery_app(settings)
+    app.worker_main(
+        [
+            "worker",
+            f"--loglevel={settings.log_level}",
+            f"--concurrency={concurrency}",
+            f"--queues={settings.task_queue}",
+            f"--hostname={name or f'labstac@{socket.gethostname()}'}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@main.command()
+def beat() -> None:
+    """Run the scheduler of the periodic tasks (heartbeat, access pass, reconcile).
+
+    Run exactly one beat per deployment.
+    """
+    from workers.app import create_celery_app
+
+    settings = _settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    app = create_celery_app(settings)
+    app.start(
+        [
+            "beat",
+            f"--loglevel={settings.log_level}",
+            f"--schedule={settings.state_dir / 'celerybeat-schedule'}",
+        ]
+    )
+
+
+@main.command()
+def status() -> None:
+    """Report OpenSearch, Redis, the task queue and the workers' last heartbeats.
+
+    Exits 3 when OpenSearch or Redis cannot be reached.
+    """
+    settings = _settings()
+    healthy = True
+
+    async def opensearch_line() -> str:
+        engine = Engine.from_settings(settings)
+        try:
+            health = await engine.health()
+        finally:
+            await engine.close()
+        return f"up, cluster {health.status}, {health.nodes} node(s), OpenSearch {health.version}"
+
+    try:
+        click.echo(f"opensearch  {asyncio.run(opensearch_line())}")
+    except LabstacError as error:
+        healthy = False
+        click.echo(f"opensearch  DOWN: {error.description}")
+
+    redis = create_redis(settings)
+    try:
+        depth = queue_depth(redis, settings.task_queue)
+        click.echo(f"redis       up, queue '{settings.task_queue}' holds {depth} task(s)")
+        now = datetime.now(UTC)
+        beats = read_heartbeats(redis)
+        if not beats:
+            click.echo("workers     none has reported a heartbeat yet")
+        for beat_ in beats:
+            age = beat_.age_seconds(now)
+            late = " (LATE)" if age > 3 * settings.worker_heartbeat_seconds else ""
+            click.echo(f"worker      {beat_.worker}: last heartbeat {age:.0f}s ago{late}")
+    except LabstacError as error:
+        healthy = False
+        click.echo(f"redis       DOWN: {error.description}")
+    finally:
+        redis.close()
+    sys.exit(0 if healthy else EXIT_UNHEALTHY)

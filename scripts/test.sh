@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command (`make test`, and CI through .ci/run): installs labstac into .venv,
+# starts the services the tests need (only those not already running), runs ruff, mypy and
+# pytest, stops what it started, and prints how long it all took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started_at=$(date +%s)
+VENV=${VENV:-.venv}
+
+make --no-print-directory venv
+
+to_stop=()
+for service in redis opensearch; do
+  scripts/services.sh running "$service" || to_stop+=("$service")
+done
+stop_started() {
+  local status=$?
+  if [ "${#to_stop[@]}" -gt 0 ]; then scripts/services.sh down "${to_stop[@]}" || true; fi
+  echo "test: finished in $(( $(date +%s) - started_at )) s (exit $status)"
+  exit "$status"
+}
+trap stop_started EXIT
+scripts/services.sh up
+
+echo "test: ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+echo "test: mypy"
+"$VENV/bin/mypy"
+echo "test: pytest"
+# pytest exits 5 when it collected no test: that is a failure here, as any non-zero code is.
+"$VENV/bin/pytest" "$@"

@@ -1,0 +1,145 @@
+"""Fixtures on the real services that `make services` starts: OpenSearch, Redis, a Celery
+worker process, the API under uvicorn. Nothing here is mocked. When a service is not
+running, the tests that need it fail with a message saying how to start it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opensearchpy import OpenSearch
+from redis import Redis
+from support import (
+    LABSTAC_BIN,
+    OPENSEARCH_URL,
+    REDIS_HOST_URL,
+    REDIS_TEST_DB,
+    START_HINT,
+    ApiServer,
+    WorkerProcess,
+    free_port,
+    make_settings,
+    settings_env,
+    stop_process,
+    wait_until,
+)
+
+from indexer.settings import Settings
+from workers.app import create_celery_app
+
+# ------------------------------------------------------------------ OpenSearch
+
+
+@pytest.fixture(scope="session")
+def opensearch_client() -> Iterator[OpenSearch]:
+    client = OpenSearch(hosts=[OPENSEARCH_URL], timeout=30)
+    try:
+        client.cluster.health(wait_for_status="yellow")
+    except Exception as error:
+        pytest.fail(f"OpenSearch at {OPENSEARCH_URL} is not reachable ({error}); {START_HINT}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def index_name(opensearch_client: OpenSearch) -> Iterator[Callable[[], str]]:
+    """Makes uniquely named indices for one test and deletes them after it."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"labstac-test-{uuid.uuid4().hex[:12]}"
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        opensearch_client.indices.delete(index=name, ignore_unavailable=True)
+
+
+# ----------------------------------------------------------------------- Redis
+
+
+@pytest.fixture
+def redis_client() -> Iterator[Redis]:
+    """A client on the tests' own Redis database, emptied before and after each test."""
+    client = Redis.from_url(f"{REDIS_HOST_URL}/{REDIS_TEST_DB}", decode_responses=True)
+    try:
+        client.ping()
+    except Exception as error:
+        pytest.fail(f"Redis at {REDIS_HOST_URL} is not reachable ({error}); {START_HINT}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+# ---------------------------------------------------------------------- Celery
+
+
+@pytest.fixture
+def celery_worker(redis_client: Redis, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A real `labstac worker` process on its own queue, stopped after the test."""
+    settings = make_settings()
+    name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [LABSTAC_BIN, "worker", "--concurrency", "1", "--name", name],
+            env=settings_env(settings),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    worker = WorkerProcess(settings, name, process, log_path)
+    app = create_celery_app(settings)
+
+    def answers() -> bool:
+        assert process.poll() is None, f"worker exited early:\n{worker.log()}"
+        return bool(app.control.ping(destination=[name], timeout=0.5))
+
+    try:
+        wait_until(answers, 60, f"Celery worker {name}")
+        yield worker
+    finally:
+        stop_process(process)
+        app.close()
+
+
+# ------------------------------------------------------------------------- API
+
+
+@pytest.fixture
+def start_api(tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
+    """Starts `labstac serve` (uvicorn) with the given settings; stops it after the test."""
+    started: list[ApiServer] = []
+
+    def start(settings: Settings) -> ApiServer:
+        settings = settings.model_copy(update={"port": free_port()})
+        log_path = tmp_path / f"api-{settings.port}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [LABSTAC_BIN, "serve"],
+                env=settings_env(settings),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        server = ApiServer(f"http://127.0.0.1:{settings.port}", process, log_path)
+        started.append(server)
+
+        def answers() -> bool:
+            assert process.poll() is None, f"API exited early:\n{server.log()}"
+            try:
+                return httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(answers, 30, "the API to answer /healthz")
+        return server
+
+    yield start
+    for server in started:
+        stop_process(server.process)

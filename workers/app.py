@@ -1,0 +1,71 @@
+"""The Celery application, built from the settings by the entry point (``labstac worker``,
+``labstac beat``) or by the API to enqueue. Nothing connects when this module is imported."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+
+from celery import Celery
+from redis import Redis
+
+from indexer.redis_client import create_redis
+from indexer.settings import Settings
+
+# Modules whose tasks every worker registers.
+TASK_MODULES = ("workers.health",)
+
+
+class LabstacCelery(Celery):
+    """A Celery app that carries labstac's settings, so tasks reach them through
+    ``self.app`` instead of a process-wide global."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("labstac", broker=settings.redis_url_str, set_as_current=False)
+        self.labstac_settings = settings
+
+    @cached_property
+    def redis(self) -> Redis:
+        """This process's Redis client for task state (heartbeats, counters, caches)."""
+        return create_redis(self.labstac_settings)
+
+
+def labstac_app(app: Celery) -> LabstacCelery:
+    """The LabstacCelery a task runs in (tasks are only ever bound to one)."""
+    if not isinstance(app, LabstacCelery):
+        raise TypeError(f"labstac tasks need a LabstacCelery app, not {type(app).__name__}")
+    return app
+
+
+def create_celery_app(settings: Settings) -> LabstacCelery:
+    app = LabstacCelery(settings)
+    app.conf.update(
+        task_default_queue=settings.task_queue,
+        task_serializer="json",
+        accept_content=["json"],
+        result_backend=None,
+        task_ignore_result=True,
+        # A task is acknowledged once it has run, and handed back if its worker dies: an
+        # event is never lost to a crash. One message at a time per process, so a slow task
+        # does not hold others hostage.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=60,
+        task_time_limit=90,
+        broker_connection_retry_on_startup=True,
+        # Must exceed the longest task, or Redis hands an unacked task to a second worker.
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        enable_utc=True,
+        imports=TASK_MODULES,
+        beat_schedule={
+            "worker-heartbeat": {
+                "task": "labstac.workers.health.heartbeat",
+                "schedule": timedelta(seconds=settings.worker_heartbeat_seconds),
+                "options": {"expires": settings.worker_heartbeat_seconds},
+            },
+        },
+    )
+    return app
