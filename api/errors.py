@@ -17,6 +17,7 @@ from indexer.errors import (
     LabstacError,
     NotFound,
     SettingsInvalid,
+    Unauthorized,
     UpstreamUnavailable,
 )
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[LabstacError], int] = {
     Invalid: 400,
+    Unauthorized: 401,
     NotFound: 404,
     Conflict: 409,
     UpstreamUnavailable: 503,

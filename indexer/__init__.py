@@ -7,6 +7,7 @@ from indexer.errors import (
     LabstacError,
     NotFound,
     SettingsInvalid,
+    Unauthorized,
     UpstreamUnavailable,
 )
 from indexer.settings import Settings, load_settings
@@ -18,6 +19,7 @@ __all__ = [
     "NotFound",
     "Settings",
     "SettingsInvalid",
+    "Unauthorized",
     "UpstreamUnavailable",
     "load_settings",
 ]

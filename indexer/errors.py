@@ -5,6 +5,7 @@ their boundary, and ``api.errors`` maps each branch to one HTTP status.
     LabstacError
     ├── SettingsInvalid        a setting is missing or malformed (stops the program at start)
     ├── Invalid                the caller's input is wrong (HTTP 400)
+    ├── Unauthorized           the caller's token is unknown, expired or revoked (HTTP 401)
     ├── NotFound               the thing does not exist or may not be seen (HTTP 404)
     ├── Conflict               a newer state already won (HTTP 409)
     └── UpstreamUnavailable    OpenSearch, Redis or GitLab cannot be reached (HTTP 503)
@@ -29,6 +30,10 @@ class SettingsInvalid(LabstacError):
 
 class Invalid(LabstacError):
     code = "invalid_request"
+
+
+class Unauthorized(LabstacError):
+    code = "unauthorized"
 
 
 class NotFound(LabstacError):

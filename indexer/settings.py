@@ -49,6 +49,17 @@ class Settings(BaseSettings):
         description="Accepted X-Gitlab-Token values, comma-separated (several allow rotation).",
     )
 
+    # Access model. Changing the minimum level changes what every document's access fields
+    # hold: it takes a full `labstac reindex` to apply.
+    min_access_level: Literal[10, 15, 20, 30, 40, 50] = Field(
+        default=20,
+        description="Lowest role that reads a private project's repository (GitLab: Reporter).",
+    )
+    anonymous_access: bool = True
+    token_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    membership_cache_seconds: int = Field(default=300, ge=0, le=86_400)
+    gitlab_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # Search engine.
     opensearch_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9200")
     opensearch_username: str | None = None
@@ -84,6 +95,11 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # Compose and env files write an unset optional value as an empty string.
         return None if value == "" else value
+
+    @field_validator("min_access_level", mode="before")
+    @classmethod
+    def _level_from_text(cls, value: object) -> object:
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -332,6 +332,9 @@ def _make_projects(b: _Builder, count: int) -> None:
                     )
                 )
         world.projects.append(project)
+        if namespace_kind == "user":
+            # GitLab makes the creator of a personal project its Owner member.
+            world.memberships.append(Membership(namespace_id, "project", project_id, OWNER))
     world.changed()
 
 

@@ -157,6 +157,7 @@ def golden_world() -> World:
                 files={"README.md": RepoFile("README.md", f"---\ntitle: {path}\n---\n# {path}\n")},
             )
         )
+    member("oscar", "project", 13, OWNER)  # GitLab adds a personal project's creator
     member("kim", "project", 2, GUEST)
     member("carol", "project", 5, GUEST)
     member("carol", "project", 6, REPORTER)

@@ -124,3 +124,13 @@ def test_empty_optional_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -
     settings = load_settings()
     assert settings.opensearch_ca_certs is None
     assert settings.gitlab_token is None
+
+
+def test_minimum_access_level_is_one_of_gitlabs_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABSTAC_GITLAB_URL", "https://gitlab.example.com")
+    assert load_settings().min_access_level == 20
+    monkeypatch.setenv("LABSTAC_MIN_ACCESS_LEVEL", "30")
+    assert load_settings().min_access_level == 30
+    monkeypatch.setenv("LABSTAC_MIN_ACCESS_LEVEL", "25")
+    with pytest.raises(SettingsInvalid, match=r"^LABSTAC_MIN_ACCESS_LEVEL is invalid"):
+        load_settings()

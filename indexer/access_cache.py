@@ -1,0 +1,124 @@
+"""The callers' cache in Redis, in front of the membership resolver.
+
+    labstac:token:<sha256 of the token>   the token's user and scopes   (short TTL)
+    labstac:token:<sha256>                "invalid" for a refused token  (10 s)
+    labstac:memberships:<user id>         the user's direct memberships (longer TTL)
+    labstac:user-tokens:<user id>         the token hashes seen for that user
+
+A token is only ever stored as its SHA-256. ``forget_user`` drops a user's memberships and
+token entries at once (the membership hooks call it), so the next request sees the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
+
+from indexer.callers import Memberships, Principal, TokenUser
+from indexer.errors import Unauthorized
+from indexer.membership_resolver import MembershipResolver
+from indexer.redis_client import translate
+
+log = logging.getLogger(__name__)
+
+INVALID = "invalid"
+INVALID_TTL_SECONDS = 10
+
+
+def token_key(token: str) -> str:
+    return f"labstac:token:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def memberships_key(user_id: int) -> str:
+    return f"labstac:memberships:{user_id}"
+
+
+def user_tokens_key(user_id: int) -> str:
+    return f"labstac:user-tokens:{user_id}"
+
+
+def forget_user(redis: Redis, user_id: int) -> int:
+    """Drop everything cached about a user; returns how many entries went."""
+    try:
+        token_keys = list(redis.smembers(user_tokens_key(user_id)))
+        return int(redis.delete(memberships_key(user_id), user_tokens_key(user_id), *token_keys))
+    except RedisError as error:
+        raise translate(error) from error
+
+
+class CachedPrincipals:
+    """Principals for tokens, from the cache when it can, from GitLab when it must."""
+
+    def __init__(
+        self,
+        redis: AsyncRedis,
+        resolver: MembershipResolver,
+        *,
+        token_ttl: int,
+        membership_ttl: int,
+    ) -> None:
+        self._redis = redis
+        self._resolver = resolver
+        self._token_ttl = token_ttl
+        self._membership_ttl = membership_ttl
+
+    async def principal(self, token: str | None) -> Principal:
+        if not token:
+            return Principal.anonymous()
+        user = await self._token_user(token)
+        if not user.can_read:
+            return Principal.anonymous()
+        if user.acts_as_admin:
+            return Principal("admin", user)
+        return Principal("user", user, await self._memberships(user.user_id))
+
+    async def _token_user(self, token: str) -> TokenUser:
+        key = token_key(token)
+        try:
+            cached = await self._redis.get(key)
+        except RedisError as error:
+            raise translate(error) from error
+        if cached == INVALID:
+            raise Unauthorized("the GitLab token is unknown, expired or revoked")
+        if cached:
+            return TokenUser.from_json(json.loads(cached))
+        try:
+            user = await self._resolver.token_user(token)
+        except Unauthorized:
+            # A burst of requests with a bad token must not become a burst of GitLab calls.
+            await self._store(key, INVALID, INVALID_TTL_SECONDS)
+            raise
+        if self._token_ttl:
+            try:
+                async with self._redis.pipeline() as pipe:
+                    pipe.set(key, json.dumps(user.to_json()), ex=self._token_ttl)
+                    pipe.sadd(user_tokens_key(user.user_id), key)
+                    pipe.expire(user_tokens_key(user.user_id), max(self._token_ttl, 3600))
+                    await pipe.execute()
+            except RedisError as error:
+                raise translate(error) from error
+        return user
+
+    async def _memberships(self, user_id: int) -> Memberships:
+        key = memberships_key(user_id)
+        try:
+            cached = await self._redis.get(key)
+        except RedisError as error:
+            raise translate(error) from error
+        if cached:
+            return Memberships.from_json(json.loads(cached))
+        memberships = await self._resolver.memberships(user_id)
+        if self._membership_ttl:
+            await self._store(key, json.dumps(memberships.to_json()), self._membership_ttl)
+        return memberships
+
+    async def _store(self, key: str, value: str, ttl: int) -> None:
+        try:
+            await self._redis.set(key, value, ex=ttl)
+        except RedisError as error:
+            raise translate(error) from error

@@ -1,0 +1,101 @@
+"""An async client for the few GitLab REST calls made while answering a request (who is
+this token, what are this user's memberships). Retries what GitLab asks to retry (429 with
+``Retry-After``, 502/503/504) a bounded number of times, and translates failures into
+``indexer.errors``. Tokens travel in headers only, never in a URL, and are never logged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from indexer.errors import NotFound, Unauthorized, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+SERVICE = "gitlab"
+RETRYABLE = frozenset({429, 502, 503, 504})
+MAX_ATTEMPTS = 4
+MAX_WAIT_SECONDS = 10.0
+
+
+class GitLabHttp:
+    def __init__(self, base_url: str, timeout_seconds: float, *, attempts: int = MAX_ATTEMPTS):
+        self._client = httpx.AsyncClient(
+            base_url=f"{base_url.rstrip('/')}/api/v4",
+            timeout=timeout_seconds,
+            headers={"User-Agent": "labstac"},
+        )
+        self._attempts = attempts
+        self.calls = 0  # GitLab calls made, for metrics and tests
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, path: str, token: str, params: dict[str, Any] | None = None) -> Any:
+        response = await self._request(path, token, params)
+        return response.json()
+
+    async def get_pages(
+        self, path: str, token: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[Any]:
+        """Every item of a paged list, following ``Link: rel="next"`` as GitLab asks."""
+        response = await self._request(path, token, {"per_page": 100, **(params or {})})
+        while True:
+            for item in response.json():
+                yield item
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return
+            response = await self._request(following, token, None)
+
+    async def _request(
+        self, path: str, token: str, params: dict[str, Any] | None
+    ) -> httpx.Response:
+        for attempt in range(1, self._attempts + 1):
+            self.calls += 1
+            try:
+                response = await self._client.get(
+                    path, params=params, headers={"PRIVATE-TOKEN": token}
+                )
+            except httpx.TimeoutException as error:
+                if attempt == self._attempts:
+                    raise UpstreamUnavailable(SERVICE, "timed out") from error
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            except httpx.TransportError as error:
+                raise UpstreamUnavailable(SERVICE, "not reachable") from error
+            if response.status_code in RETRYABLE and attempt < self._attempts:
+                await asyncio.sleep(_wait(response, attempt))
+                continue
+            return _checked(response)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _backoff(attempt: int) -> float:
+    jitter = 0.5 + random.random() / 2  # noqa: S311 - jitter, not secrecy
+    return float(min(MAX_WAIT_SECONDS, 0.2 * 2**attempt) * jitter)
+
+
+def _wait(response: httpx.Response, attempt: int) -> float:
+    retry_after = response.headers.get("Retry-After", "")
+    if retry_after.isdigit():
+        return min(MAX_WAIT_SECONDS, float(retry_after))
+    return _backoff(attempt)
+
+
+def _checked(response: httpx.Response) -> httpx.Response:
+    status = response.status_code
+    if status < 400:
+        return response
+    if status == 401:
+        raise Unauthorized("the GitLab token is unknown, expired or revoked")
+    if status == 404:
+        raise NotFound(f"GitLab has no {response.request.url.path}")
+    if status == 403:
+        raise Unauthorized("the GitLab token may not do this")
+    raise UpstreamUnavailable(SERVICE, f"answered {status}")

@@ -1,0 +1,111 @@
+"""Reading GitLab's current state with python-gitlab and labstac's own (admin) token: the
+facts the index is built from. Workers and admin commands use it; events only say *what* to
+re-read, never *what is true*.
+
+python-gitlab errors are translated here: a project or group that is gone is ``NotFound``;
+everything else that stops a read is ``UpstreamUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import gitlab
+import requests
+from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabGetError
+
+from indexer.access_fields import GroupInfo, GroupLink, ProjectAccessFacts
+from indexer.errors import NotFound, SettingsInvalid, UpstreamUnavailable
+from indexer.settings import Settings
+
+SERVICE = "gitlab"
+
+
+def connect(settings: Settings) -> gitlab.Gitlab:
+    if settings.gitlab_token is None:
+        raise SettingsInvalid("LABSTAC_GITLAB_TOKEN is required to read projects from GitLab")
+    return gitlab.Gitlab(
+        str(settings.gitlab_url).rstrip("/"),
+        private_token=settings.gitlab_token.get_secret_value(),
+        timeout=settings.gitlab_timeout_seconds,
+        retry_transient_errors=True,
+        max_retries=5,
+        per_page=100,
+    )
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except GitlabGetError as error:
+        if error.response_code == 404:
+            raise NotFound(f"GitLab has no {what}") from None
+        raise UpstreamUnavailable(SERVICE, f"reading {what}: HTTP {error.response_code}") from None
+    except GitlabAuthenticationError:
+        raise UpstreamUnavailable(SERVICE, "labstac's GitLab token was refused") from None
+    except GitlabError as error:
+        raise UpstreamUnavailable(SERVICE, f"reading {what}: HTTP {error.response_code}") from None
+    except requests.RequestException as error:
+        raise UpstreamUnavailable(SERVICE, f"reading {what}: {type(error).__name__}") from None
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def _links(rows: list[dict[str, Any]] | None) -> tuple[GroupLink, ...]:
+    return tuple(
+        GroupLink(
+            int(row["group_id"]), int(row["group_access_level"]), _date(row.get("expires_at"))
+        )
+        for row in rows or []
+    )
+
+
+class GitLabReader:
+    """One reader per task or per admin run: it remembers the groups it has read, so that a
+    run over many projects reads each group once."""
+
+    def __init__(self, gl: gitlab.Gitlab) -> None:
+        self.gl = gl
+        self._groups: dict[int, GroupInfo] = {}
+
+    def group(self, group_id: int) -> GroupInfo:
+        if group_id not in self._groups:
+            with translated(f"group {group_id}"):
+                data = self.gl.http_get(f"/groups/{group_id}", query_data={"with_projects": False})
+            self._groups[group_id] = self._group_info(data)
+        return self._groups[group_id]
+
+    @staticmethod
+    def _group_info(data: Any) -> GroupInfo:
+        parent = data.get("parent_id")
+        return GroupInfo(
+            id=int(data["id"]),
+            full_path=str(data["full_path"]),
+            parent_id=int(parent) if parent is not None else None,
+            shared_with=_links(data.get("shared_with_groups")),
+        )
+
+    def project(self, project_id: int | str) -> dict[str, Any]:
+        with translated(f"project {project_id}"):
+            project = self.gl.projects.get(project_id, license=True)
+        attributes: dict[str, Any] = project.attributes
+        return attributes
+
+    def access_facts(self, project: dict[str, Any]) -> ProjectAccessFacts:
+        namespace = project["namespace"]
+        return ProjectAccessFacts(
+            project_id=int(project["id"]),
+            path_with_namespace=str(project["path_with_namespace"]),
+            visibility=str(project["visibility"]),
+            repository_access_level=str(project.get("repository_access_level", "enabled")),
+            namespace_kind=str(namespace["kind"]),
+            namespace_id=int(namespace["id"]),
+            shared_with=_links(project.get("shared_with_groups")),
+        )
+
