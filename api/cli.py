@@ -161,3 +161,92 @@ def status() -> None:
     finally:
         redis.close()
     sys.exit(0 if healthy else EXIT_UNHEALTHY)
+
+
+LOCK_SECONDS = 6 * 3600
+
+
+@main.command()
+@click.option("--concurrency", default=8, show_default=True, help="Projects read at once.")
+def reindex(concurrency: int) -> None:
+    """Rebuild the whole index from GitLab into a new version, then swap it in.
+
+    Searches are served from the old version until the swap; events arriving meanwhile
+    reach both. Exits 1 if anything failed (the live index is then left untouched).
+
+    \b
+    Example:
+      labstac reindex --concurrency 16
+    """
+    from indexer.index_layout import ensure_index
+    from indexer.reindex import Rebuild
+    from indexer.runtime import IndexRuntime
+
+    settings = _settings()
+    runtime = IndexRuntime(settings)
+    lock = runtime.redis.lock("labstac:lock:reindex", timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        click.echo("labstac: another reindex is running", err=True)
+        sys.exit(1)
+    try:
+        ensure_index(runtime.engine, runtime.layout)
+        rebuild = Rebuild(
+            runtime.engine, runtime.redis, runtime.layout, runtime.categories,
+            settings.min_access_level, runtime.reader, concurrency=concurrency,
+        )  # fmt: skip
+        try:
+            summary = rebuild.run()
+        except LabstacError as error:
+            click.echo(f"labstac: reindex failed: {error.description}", err=True)
+            sys.exit(1)
+        for line in summary.lines():
+            click.echo(line)
+        sys.exit(1 if summary.failed else 0)
+    finally:
+        lock.release()
+        runtime.close()
+
+
+@main.command()
+@click.option("--access", "access_only", is_flag=True, help="Compare access facts only.")
+@click.option("--dry-run", is_flag=True, help="Say what would be re-indexed, change nothing.")
+def reconcile(access_only: bool, dry_run: bool) -> None:
+    """Repair the index in place from GitLab: add what is missing, rewrite what is stale,
+    drop what is gone. With --access, re-index only projects whose access changed.
+
+    \b
+    Example:
+      labstac reconcile --access
+    """
+    from indexer.index_layout import ensure_index
+    from indexer.reconcile import plan_access, plan_full
+    from indexer.runtime import IndexRuntime
+
+    settings = _settings()
+    runtime = IndexRuntime(settings)
+    try:
+        ensure_index(runtime.engine, runtime.layout)
+        reader = runtime.reader()
+        if access_only:
+            plan = plan_access(reader, runtime.engine, runtime.layout, runtime.categories,
+                               settings.min_access_level)  # fmt: skip
+        else:
+            plan = plan_full(reader, runtime.engine, runtime.layout, runtime.categories)
+        click.echo(
+            f"listed {plan.listed}; missing {len(plan.missing)}, stale {len(plan.stale)}, "
+            f"gone {len(plan.gone)}"
+        )
+        failed = 0
+        if not dry_run:
+            sync = runtime.project_sync()
+            for project_id in plan.project_ids:
+                failed += bool(sync.sync(project_id).failures)
+        click.echo(
+            f"re-indexed {0 if dry_run else len(plan.project_ids) - failed}, failed {failed}"
+        )
+        sys.exit(1 if failed else 0)
+    except LabstacError as error:
+        click.echo(f"labstac: reconcile failed: {error.description}", err=True)
+        sys.exit(1)
+    finally:
+        runtime.close()

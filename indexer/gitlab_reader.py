@@ -32,7 +32,6 @@ def connect(settings: Settings) -> gitlab.Gitlab:
         private_token=settings.gitlab_token.get_secret_value(),
         timeout=settings.gitlab_timeout_seconds,
         retry_transient_errors=True,
-        max_retries=5,
         per_page=100,
     )
 
@@ -70,9 +69,11 @@ class GitLabReader:
     """One reader per task or per admin run: it remembers the groups it has read, so that a
     run over many projects reads each group once."""
 
-    def __init__(self, gl: gitlab.Gitlab) -> None:
+    def __init__(self, gl: gitlab.Gitlab, groups: dict[int, GroupInfo] | None = None) -> None:
         self.gl = gl
-        self._groups: dict[int, GroupInfo] = {}
+        # Shared between the readers of one run's threads: a dict's get and set are atomic,
+        # and the worst a race costs is one group read twice.
+        self._groups = {} if groups is None else groups
 
     def group(self, group_id: int) -> GroupInfo:
         if group_id not in self._groups:
@@ -97,6 +98,16 @@ class GitLabReader:
         attributes: dict[str, Any] = project.attributes
         return attributes
 
+    def projects_with_topic(self, topic: str) -> Iterator[dict[str, Any]]:
+        """Every project carrying the topic, keyset-paged by id (no offset limit)."""
+        with translated(f"projects with topic {topic}"):
+            listing = self.gl.projects.list(
+                topic=topic, pagination="keyset", order_by="id", sort="asc", per_page=100,
+                iterator=True,
+            )  # fmt: skip
+            for project in listing:
+                yield project.attributes
+
     def access_facts(self, project: dict[str, Any]) -> ProjectAccessFacts:
         namespace = project["namespace"]
         return ProjectAccessFacts(
@@ -108,4 +119,3 @@ class GitLabReader:
             namespace_id=int(namespace["id"]),
             shared_with=_links(project.get("shared_with_groups")),
         )
-

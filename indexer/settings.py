@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     state_dir: Path = Field(default_factory=lambda: Path.home() / ".local/state/labstac")
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    access_pass_seconds: float = Field(default=60.0, gt=0)
+    reconcile_seconds: float = Field(default=900.0, gt=0)
 
     @field_validator(
         "gitlab_token",

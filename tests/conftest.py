@@ -82,31 +82,43 @@ def redis_client() -> Iterator[Redis]:
 
 
 @pytest.fixture
-def celery_worker(redis_client: Redis, tmp_path: Path) -> Iterator[WorkerProcess]:
-    """A real `labstac worker` process on its own queue, stopped after the test."""
-    settings = make_settings()
-    name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-    log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [LABSTAC_BIN, "worker", "--concurrency", "1", "--name", name],
-            env=settings_env(settings),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    worker = WorkerProcess(settings, name, process, log_path)
-    app = create_celery_app(settings)
+def start_worker(
+    redis_client: Redis, tmp_path: Path
+) -> Iterator[Callable[[Settings], WorkerProcess]]:
+    """Starts real `labstac worker` processes with the given settings; stops them after."""
+    started: list[tuple[WorkerProcess, object]] = []
 
-    def answers() -> bool:
-        assert process.poll() is None, f"worker exited early:\n{worker.log()}"
-        return bool(app.control.ping(destination=[name], timeout=0.5))
+    def start(settings: Settings) -> WorkerProcess:
+        name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        log_path = tmp_path / f"worker-{name}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [LABSTAC_BIN, "worker", "--concurrency", "1", "--name", name],
+                env=settings_env(settings),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        worker = WorkerProcess(settings, name, process, log_path)
+        app = create_celery_app(settings)
+        started.append((worker, app))
 
-    try:
+        def answers() -> bool:
+            assert process.poll() is None, f"worker exited early:\n{worker.log()}"
+            return bool(app.control.ping(destination=[name], timeout=0.5))
+
         wait_until(answers, 60, f"Celery worker {name}")
-        yield worker
-    finally:
-        stop_process(process)
-        app.close()
+        return worker
+
+    yield start
+    for worker, app in started:
+        stop_process(worker.process)
+        app.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def celery_worker(start_worker: Callable[[Settings], WorkerProcess]) -> WorkerProcess:
+    """A real `labstac worker` process on its own queue, stopped after the test."""
+    return start_worker(make_settings())
 
 
 # ------------------------------------------------------------------------- API

@@ -63,7 +63,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         LABSTAC_PORT=str(settings.port),
         LABSTAC_LOG_LEVEL="INFO",
         LABSTAC_LOG_FORMAT="json",
+        LABSTAC_INDEX_PREFIX=settings.index_prefix,
     )
+    if settings.gitlab_token is not None:
+        env["LABSTAC_GITLAB_TOKEN"] = settings.gitlab_token.get_secret_value()
     return env
 
 

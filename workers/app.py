@@ -10,10 +10,11 @@ from celery import Celery
 from redis import Redis
 
 from indexer.redis_client import create_redis
+from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
 
 # Modules whose tasks every worker registers.
-TASK_MODULES = ("workers.health",)
+TASK_MODULES = ("workers.health", "workers.index_tasks")
 
 
 class LabstacCelery(Celery):
@@ -28,6 +29,11 @@ class LabstacCelery(Celery):
     def redis(self) -> Redis:
         """This process's Redis client for task state (heartbeats, counters, caches)."""
         return create_redis(self.labstac_settings)
+
+    @cached_property
+    def runtime(self) -> IndexRuntime:
+        """This process's engine, Redis and layout for index tasks (readers are per task)."""
+        return IndexRuntime(self.labstac_settings)
 
 
 def labstac_app(app: Celery) -> LabstacCelery:
@@ -65,6 +71,18 @@ def create_celery_app(settings: Settings) -> LabstacCelery:
                 "task": "labstac.workers.health.heartbeat",
                 "schedule": timedelta(seconds=settings.worker_heartbeat_seconds),
                 "options": {"expires": settings.worker_heartbeat_seconds},
+            },
+            # GitLab announces no share, group move or group visibility change: repair them.
+            "access-pass": {
+                "task": "labstac.workers.index.reconcile",
+                "schedule": timedelta(seconds=settings.access_pass_seconds),
+                "kwargs": {"access_only": True},
+                "options": {"expires": settings.access_pass_seconds},
+            },
+            "full-reconcile": {
+                "task": "labstac.workers.index.reconcile",
+                "schedule": timedelta(seconds=settings.reconcile_seconds),
+                "options": {"expires": settings.reconcile_seconds},
             },
         },
     )

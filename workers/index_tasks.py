@@ -1,0 +1,81 @@
+"""Index tasks: ids in, GitLab state re-read, documents written with a version taken before
+the read. Idempotent, so a duplicate or a retry does no harm."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+
+from indexer.errors import UpstreamUnavailable
+from indexer.index_layout import ensure_index
+from indexer.reconcile import plan_access, plan_full
+from workers.app import labstac_app
+
+log = logging.getLogger(__name__)
+
+RECONCILE_LOCK_SECONDS = 15 * 60
+
+
+class IndexWriteFailed(Exception):
+    """Some documents were refused by the engine; the task is retried."""
+
+
+RETRYING: dict[str, Any] = {
+    "autoretry_for": (UpstreamUnavailable, IndexWriteFailed),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(bind=True, name="labstac.workers.index.index_project", soft_time_limit=60,
+             time_limit=90, **RETRYING)  # fmt: skip
+def index_project(self: Task[Any, Any], project_id: int) -> dict[str, Any]:
+    """Bring one project's documents in line with GitLab (deleting them if it is gone)."""
+    runtime = labstac_app(self.app).runtime
+    outcome = runtime.project_sync().sync(int(project_id))
+    log.info(
+        "project indexed",
+        extra={"task_id": self.request.id, "project_id": project_id, "version": outcome.version,
+               "written": outcome.written, "removed": outcome.removed},
+    )  # fmt: skip
+    if outcome.failures:
+        raise IndexWriteFailed(f"{len(outcome.failures)} document(s) refused")
+    return {"project_id": project_id, "version": outcome.version, "written": outcome.written}
+
+
+@shared_task(bind=True, name="labstac.workers.index.reconcile", soft_time_limit=600,
+             time_limit=660, **RETRYING)  # fmt: skip
+def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]:
+    """Compare GitLab with the index and fan the projects that need it out as
+    ``index_project`` tasks. One reconcile at a time (a Redis lock)."""
+    runtime = labstac_app(self.app).runtime
+    lock = runtime.redis.lock(
+        f"labstac:lock:reconcile:{'access' if access_only else 'full'}",
+        timeout=RECONCILE_LOCK_SECONDS,
+        blocking=False,
+    )
+    if not lock.acquire():
+        log.info("reconcile already running", extra={"task_id": self.request.id})
+        return {"skipped": True}
+    try:
+        ensure_index(runtime.engine, runtime.layout)
+        reader = runtime.reader()
+        if access_only:
+            plan = plan_access(reader, runtime.engine, runtime.layout, runtime.categories,
+                               runtime.settings.min_access_level)  # fmt: skip
+        else:
+            plan = plan_full(reader, runtime.engine, runtime.layout, runtime.categories)
+        for project_id in plan.project_ids:
+            index_project.apply_async((project_id,))
+        log.info(
+            "reconcile planned",
+            extra={"task_id": self.request.id, "access_only": access_only, "listed": plan.listed,
+                   "missing": len(plan.missing), "stale": len(plan.stale), "gone": len(plan.gone)},
+        )  # fmt: skip
+        return {"listed": plan.listed, "enqueued": len(plan.project_ids)}
+    finally:
+        lock.release()
