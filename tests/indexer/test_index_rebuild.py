@@ -5,6 +5,7 @@ announced."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
@@ -15,7 +16,7 @@ from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import DEVELOPER, Project, ProjectShare, RepoFile, World
 from opensearchpy import OpenSearch
-from support import make_settings
+from support import LABSTAC_BIN, make_settings, settings_env
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of
 from indexer.engine import IndexEngine
@@ -277,3 +278,40 @@ def test_the_access_pass_touches_only_the_projects_whose_access_changed(
     after = plan_access(runtime.reader(), runtime.engine, runtime.layout, runtime.categories,
                         runtime.settings.min_access_level)  # fmt: skip
     assert after.stale == []
+
+
+def test_the_reindex_and_reconcile_commands(
+    runtime: IndexRuntime, opensearch_client: OpenSearch, world: World, sim: SimulatorServer
+) -> None:
+    env = settings_env(runtime.settings)
+    first = subprocess.run([LABSTAC_BIN, "reindex", "--concurrency", "4"], env=env,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "(live)" in first.stdout
+    listed = [p for p in world.projects if categories_of(p.topics, DEFAULT_CATEGORIES)]
+    assert f"projects   {len(listed)} read" in first.stdout
+    assert f"documents  {len(expected_documents(world))} written" in first.stdout
+    assert "reindex: " in first.stderr  # progress, plain lines when not on a terminal
+    assert_index_equals_world(opensearch_client, runtime, world)
+
+    world.projects.remove(next(iter(expected_documents(world).values())))
+    world.changed()
+    dry = subprocess.run([LABSTAC_BIN, "reconcile", "--dry-run"], env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "gone 1" in dry.stdout and "re-indexed 0" in dry.stdout
+    fix = subprocess.run([LABSTAC_BIN, "reconcile"], env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert fix.returncode == 0 and "re-indexed 1, failed 0" in fix.stdout
+    assert_index_equals_world(opensearch_client, runtime, world)
+
+    # labstac's token revoked mid-way: the rebuild fails and the live index stays.
+    next(t for t in world.tokens if t.user_id == 1 and t.name == "main").revoked = True
+    world.changed()
+    before = runtime.engine.alias_targets(runtime.layout.read_alias)
+    broken = subprocess.run([LABSTAC_BIN, "reindex"], env=env,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert broken.returncode == 1
+    assert "reindex failed" in broken.stderr
+    assert runtime.engine.alias_targets(runtime.layout.read_alias) == before
+    assert runtime.engine.indices(runtime.layout.pattern) == before[runtime.layout.read_alias]
