@@ -26,7 +26,11 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gitlab_sim import entities
+from gitlab_sim.changes import Changes
+from gitlab_sim.control import control
+from gitlab_sim.delivery import Delivery
 from gitlab_sim.faults import Faults
+from gitlab_sim.hooks import HookRegistry
 from gitlab_sim.pagination import (
     PaginationError,
     keyset_by_id,
@@ -760,6 +764,18 @@ class SimulatorApp:
         # One oracle per caller and world version: its memoised answers make page two of
         # a list as cheap as a lookup, and a change to the world starts afresh.
         self._oracles: dict[tuple[int, str | None, bool], Oracle] = {}
+        # Part 2: the write side. Hooks and their deliveries live beside the world; every
+        # change goes through ``changes`` (gitlab_sim.changes), which sends the hooks.
+        self.hooks = HookRegistry()
+        self.delivery = Delivery()
+        self._changes: Changes | None = None
+
+    @property
+    def changes(self) -> Changes:
+        """The changes API bound to the current world (rebound if the world is replaced)."""
+        if self._changes is None or self._changes.world is not self.world:
+            self._changes = Changes(self.world, self.hooks, self.delivery)
+        return self._changes
 
     def oracle_for(self, caller: Caller, token: Token | None) -> Oracle:
         key = (self.world.version, token.token if token else None, self.world.admin_mode)
@@ -893,6 +909,11 @@ class SimulatorApp:
             )
         if path == "/health":
             return json_response({"status": "ok", "projects": len(self.world.projects)})
+        # ------------------------------------------- changes, hooks and deliveries
+        # (part 2: the endpoints live in gitlab_sim.control)
+        answered = await control(self, request, path)
+        if answered is not None:
+            return answered
         return json_response({"error": f"no simulator endpoint {path}"}, 404)
 
 

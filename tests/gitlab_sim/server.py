@@ -11,7 +11,10 @@ import time
 import uvicorn
 
 from gitlab_sim.api import SimulatorApp
+from gitlab_sim.changes import Changes
+from gitlab_sim.delivery import Delivery
 from gitlab_sim.faults import Faults
+from gitlab_sim.hooks import HookRegistry
 from gitlab_sim.world import World
 
 
@@ -40,6 +43,19 @@ class SimulatorServer:
     @property
     def faults(self) -> Faults:
         return self.app.faults
+
+    @property
+    def changes(self) -> Changes:
+        """Every change to the world goes through here; it sends the hooks GitLab would."""
+        return self.app.changes
+
+    @property
+    def hooks(self) -> HookRegistry:
+        return self.app.hooks
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.app.delivery
 
     def start(self) -> SimulatorServer:
         config = uvicorn.Config(
@@ -70,6 +86,7 @@ class SimulatorServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
+        self.app.delivery.close()
 
     def __enter__(self) -> SimulatorServer:
         return self.start()

@@ -102,6 +102,9 @@ class Release:
     created_at: str = "2024-01-01T00:00:00.000Z"
     released_at: str = "2024-01-01T00:00:00.000Z"
     links: list[ReleaseLink] = field(default_factory=list)
+    # The release's database id, which only Release Hook payloads show; 0 for releases made
+    # before the simulator allocated ids (gitlab_sim.changes does for new ones).
+    id: int = 0
 
 
 @dataclass
@@ -124,6 +127,11 @@ class Project:
     creator_id: int | None = None
     files: dict[str, RepoFile] = field(default_factory=dict)
     releases: list[Release] = field(default_factory=list)
+    # Heads of the branches other than the default one, and the tags, as commit ids: the
+    # simulator keeps file contents for the default branch only, but pushes to other refs
+    # (gitlab_sim.changes) still need a before and after commit, as GitLab's hooks carry.
+    branches: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty_repo(self) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from gitlab_sim.golden import golden_world
+from gitlab_sim.hooktest import Hub
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import World
 
@@ -27,3 +28,14 @@ def serve_world() -> Iterator[Callable[[World], SimulatorServer]]:
 @pytest.fixture
 def golden(serve_world: Callable[[World], SimulatorServer]) -> SimulatorServer:
     return serve_world(golden_world())
+
+
+# ------------------------------------------------------------- part 2: hooks
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    """The golden world with hooks, deliveries, changes and a receiver (gitlab_sim.hooktest)."""
+    made = Hub.start(golden_world())
+    yield made
+    made.stop()
