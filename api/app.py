@@ -3,7 +3,9 @@ lifespan and closed with it; nothing connects when the module is imported."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -12,11 +14,17 @@ from starlette.routing import Route
 
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz, readyz
+from api.hooks import Enqueuer, gitlab_hook
 from api.metrics import ApiMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware
 from indexer.engine import Engine
 from indexer.redis_client import create_async_redis
 from indexer.settings import Settings, load_settings
+from indexer.spool import Spool
+from workers.app import create_celery_app
+
+log = logging.getLogger(__name__)
+DRAIN_SECONDS = 2.0
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -26,9 +34,15 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.engine = Engine.from_settings(settings)
         app.state.redis = create_async_redis(settings)
+        celery = create_celery_app(settings)
+        app.state.enqueuer = Enqueuer(celery, settings.task_queue)
+        app.state.spool = Spool(settings.state_dir / "spool")
+        drainer = asyncio.create_task(_drain_forever(app.state.spool, app.state.enqueuer))
         try:
             yield
         finally:
+            drainer.cancel()
+            celery.close()
             await app.state.engine.close()
             await app.state.redis.aclose()
 
@@ -37,6 +51,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/hooks/gitlab", gitlab_hook, methods=["POST"]),
         ],
         middleware=[Middleware(RequestContextMiddleware, metrics=metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -51,3 +66,16 @@ def create_app_from_environment() -> Starlette:
     """Factory for ``uvicorn --factory`` with several worker processes: each builds its own
     settings once, from the same environment the CLI validated."""
     return create_app(load_settings())
+
+
+async def _drain_forever(spool: Spool, enqueuer: Enqueuer) -> None:
+    """Move spooled deliveries to the queue as soon as it answers again."""
+    while True:
+        await asyncio.sleep(DRAIN_SECONDS)
+        try:
+            drained = await asyncio.to_thread(spool.drain, enqueuer.deliver_spooled)
+        except Exception as error:  # the queue is still down: entries stay, retried later
+            log.debug("spool not drained: %s", type(error).__name__)
+            continue
+        if drained:
+            log.info("spooled hooks enqueued", extra={"count": drained})

@@ -29,6 +29,14 @@ class ApiMetrics:
             registry=self.registry,
         )
 
+        self.hooks = Counter(
+            "labstac_hooks",
+            "GitLab hook deliveries, by event and outcome (queued, spooled, duplicate, "
+            "ignored, refused, invalid).",
+            ["event", "outcome"],
+            registry=self.registry,
+        )
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, method=method, status=str(status)).inc()
         self.latency.labels(route=route, method=method).observe(seconds)

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from indexer.errors import UpstreamUnavailable
 from indexer.settings import Settings
 
 SERVICE = "redis"
 _TIMEOUT_SECONDS = 5.0
+# Retry a dropped connection briefly, then fail: callers have a plan for Redis being down
+# (the hook receiver spools), and a request must not hang on it.
+_RETRIES = 2
+_BACKOFF = ExponentialBackoff(cap=0.2, base=0.02)
 
 
 def create_redis(settings: Settings) -> Redis:
@@ -22,6 +29,7 @@ def create_redis(settings: Settings) -> Redis:
         socket_timeout=_TIMEOUT_SECONDS,
         socket_connect_timeout=_TIMEOUT_SECONDS,
         decode_responses=True,
+        retry=Retry(_BACKOFF, _RETRIES),
     )
 
 
@@ -31,6 +39,7 @@ def create_async_redis(settings: Settings) -> AsyncRedis:
         socket_timeout=_TIMEOUT_SECONDS,
         socket_connect_timeout=_TIMEOUT_SECONDS,
         decode_responses=True,
+        retry=AsyncRetry(_BACKOFF, _RETRIES),
     )
 
 

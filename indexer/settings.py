@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     membership_cache_seconds: int = Field(default=300, ge=0, le=86_400)
     gitlab_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Hook receiver.
+    hook_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    hook_dedupe_seconds: int = Field(default=3600, ge=0)
+
     # Search engine.
     opensearch_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9200")
     opensearch_username: str | None = None

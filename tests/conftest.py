@@ -139,7 +139,7 @@ def start_api(tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
-        server = ApiServer(f"http://127.0.0.1:{settings.port}", process, log_path)
+        server = ApiServer(f"http://127.0.0.1:{settings.port}", process, log_path, settings)
         started.append(server)
 
         def answers() -> bool:

@@ -67,6 +67,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
     )
     if settings.gitlab_token is not None:
         env["LABSTAC_GITLAB_TOKEN"] = settings.gitlab_token.get_secret_value()
+    if settings.webhook_secrets:
+        env["LABSTAC_WEBHOOK_SECRETS"] = ",".join(
+            secret.get_secret_value() for secret in settings.webhook_secrets
+        )
+    if "state_dir" in settings.model_fields_set:
+        env["LABSTAC_STATE_DIR"] = str(settings.state_dir)
     return env
 
 
@@ -96,6 +102,21 @@ class ApiServer:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    settings: Settings
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def queued_tasks(redis: object, queue: str) -> list[tuple[str, list[object]]]:
+    """The (task name, args) of the Celery messages waiting in a Redis queue, oldest first."""
+    import base64
+    import json
+
+    messages = redis.lrange(queue, 0, -1)  # type: ignore[attr-defined]
+    result = []
+    for raw in reversed(messages):  # kombu LPUSHes: the oldest is last
+        message = json.loads(raw)
+        args = json.loads(base64.b64decode(message["body"]))[0]
+        result.append((message["headers"]["task"], args))
+    return result

@@ -14,7 +14,7 @@ from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
 
 # Modules whose tasks every worker registers.
-TASK_MODULES = ("workers.health", "workers.index_tasks")
+TASK_MODULES = ("workers.health", "workers.index_tasks", "workers.access_tasks")
 
 
 class LabstacCelery(Celery):
@@ -60,6 +60,8 @@ def create_celery_app(settings: Settings) -> LabstacCelery:
         task_soft_time_limit=60,
         task_time_limit=90,
         broker_connection_retry_on_startup=True,
+        # An enqueue must fail fast when Redis is down, so the hook receiver can spool.
+        broker_connection_timeout=2,
         # Must exceed the longest task, or Redis hands an unacked task to a second worker.
         broker_transport_options={"visibility_timeout": 3600},
         worker_hijack_root_logger=False,

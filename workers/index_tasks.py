@@ -79,3 +79,21 @@ def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]
         return {"listed": plan.listed, "enqueued": len(plan.project_ids)}
     finally:
         lock.release()
+
+
+@shared_task(bind=True, name="labstac.workers.index.refresh_group", soft_time_limit=120,
+             time_limit=180, **RETRYING)  # fmt: skip
+def refresh_group(self: Task[Any, Any], group_id: int) -> dict[str, Any]:
+    """A group was renamed, moved or deleted: every indexed project below it is re-read (a
+    write that bypassed the version would risk an older state winning)."""
+    runtime = labstac_app(self.app).runtime
+    query = {"term": {"_acl.ancestor_ids": int(group_id)}}
+    project_ids = sorted(
+        {int(hit["_source"]["_acl"]["project_id"])
+         for hit in runtime.engine.documents(runtime.layout.read_alias, ["_acl.project_id"], query)}
+    )  # fmt: skip
+    for project_id in project_ids:
+        index_project.apply_async((project_id,))
+    log.info("group refreshed", extra={"task_id": self.request.id, "group_id": group_id,
+                                       "projects": len(project_ids)})  # fmt: skip
+    return {"group_id": group_id, "enqueued": len(project_ids)}

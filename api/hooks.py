@@ -1,0 +1,131 @@
+"""``POST /hooks/gitlab``: GitLab's system hooks and group and project webhooks.
+
+Verify the secret (constant time, several secrets for rotation), read at most the size
+limit, validate, drop re-sent deliveries (same ``Idempotency-Key``), enqueue the tasks the
+event asks for, answer 202. When the queue cannot be reached the delivery is spooled to disk
+(fsync'd) and still answered 202: GitLab never retries, and disables hooks that keep failing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from celery import Celery
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api.errors import error_response
+from api.metrics import ApiMetrics
+from indexer.errors import Invalid, UpstreamUnavailable
+from indexer.settings import Settings
+from workers.events import EventPlan, PlannedTask, plan_event
+
+log = logging.getLogger(__name__)
+
+
+class Enqueuer:
+    """Puts planned tasks on the Celery queue, failing fast when Redis is down."""
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self._app = app
+        self._queue = queue
+
+    def enqueue(self, tasks: list[PlannedTask]) -> None:
+        try:
+            for task in tasks:
+                self._app.send_task(task.name, args=task.args, queue=self._queue, retry=False)
+        except Exception as error:  # kombu and redis raise several unrelated types here
+            raise UpstreamUnavailable("redis", f"enqueue failed: {type(error).__name__}") from error
+
+    def deliver_spooled(self, entry: dict[str, Any]) -> None:
+        self.enqueue([PlannedTask(t["name"], tuple(t["args"])) for t in entry["tasks"]])
+
+
+def _secret_ok(given: str, settings: Settings) -> bool:
+    matches = [
+        hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+        for secret in settings.webhook_secrets
+    ]
+    return bool(given) and any(matches)
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _seen_before(redis: Redis, key: str | None, window: int) -> bool:
+    if not key or not window:
+        return False
+    marker = f"labstac:hook-seen:{key[:200]}"
+    return not await redis.set(marker, "1", nx=True, ex=window)
+
+
+async def gitlab_hook(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    metrics: ApiMetrics = request.app.state.metrics
+    if not _secret_ok(request.headers.get("x-gitlab-token", ""), settings):
+        metrics.hooks.labels(event="unknown", outcome="refused").inc()
+        return error_response(401, "unauthorized", "missing or wrong X-Gitlab-Token")
+    body = await _body(request, settings.hook_max_bytes)
+    if body is None:
+        metrics.hooks.labels(event="unknown", outcome="invalid").inc()
+        return error_response(
+            413, "payload_too_large", f"hook bodies are limited to {settings.hook_max_bytes} bytes"
+        )
+    try:
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise Invalid("the body must be a JSON object")
+        plan = plan_event(payload)
+    except json.JSONDecodeError as error:
+        metrics.hooks.labels(event="unknown", outcome="invalid").inc()
+        return error_response(400, "invalid_request", f"the body is not JSON: {error.msg}")
+    except Invalid as error:
+        metrics.hooks.labels(event="unknown", outcome="invalid").inc()
+        return error_response(400, "invalid_request", error.description)
+    return await _accept(request, plan)
+
+
+async def _accept(request: Request, plan: EventPlan) -> Response:
+    state = request.app.state
+    metrics: ApiMetrics = state.metrics
+    delivery = request.headers.get("idempotency-key") or request.headers.get("x-gitlab-event-uuid")
+    outcome = "ignored"
+    if plan.tasks:
+        try:
+            if await _seen_before(state.redis, delivery, state.settings.hook_dedupe_seconds):
+                outcome = "duplicate"
+            else:
+                await run_in_threadpool(state.enqueuer.enqueue, list(plan.tasks))
+                outcome = "queued"
+        except (UpstreamUnavailable, RedisError):
+            tasks = [{"name": t.name, "args": list(t.args)} for t in plan.tasks]
+            entry = {"event": plan.event, "delivery": delivery, "tasks": tasks}
+            await run_in_threadpool(state.spool.append, entry)
+            outcome = "spooled"
+    metrics.hooks.labels(event=plan.event, outcome=outcome).inc()
+    log.info(
+        "hook %s: %s",
+        plan.event,
+        outcome,
+        extra={"event": plan.event, "outcome": outcome, "tasks": len(plan.tasks),
+               "request_id": request.scope.get("state", {}).get("request_id")},
+    )  # fmt: skip
+    return JSONResponse(
+        {"status": outcome, "event": plan.event, "tasks": len(plan.tasks)}, status_code=202
+    )
