@@ -18,7 +18,7 @@ from api.hooks import Enqueuer, gitlab_hook
 from api.metrics import ApiMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware
 from indexer.engine import Engine
-from indexer.redis_client import create_async_redis
+from indexer.redis_client import create_async_redis, create_redis
 from indexer.settings import Settings, load_settings
 from indexer.spool import Spool
 from workers.app import create_celery_app
@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.engine = Engine.from_settings(settings)
         app.state.redis = create_async_redis(settings)
         celery = create_celery_app(settings)
-        app.state.enqueuer = Enqueuer(celery, settings.task_queue)
+        app.state.enqueuer = Enqueuer(celery, create_redis(settings), settings.task_queue)
         app.state.spool = Spool(settings.state_dir / "spool")
         drainer = asyncio.create_task(_drain_forever(app.state.spool, app.state.enqueuer))
         try:

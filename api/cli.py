@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import time
 from datetime import UTC, datetime
 
 import click
@@ -17,6 +18,14 @@ from indexer.heartbeat import read_heartbeats
 from indexer.logs import configure_logging
 from indexer.redis_client import create_redis, queue_depth
 from indexer.settings import Settings, load_settings
+from indexer.spool import Spool
+from indexer.task_records import (
+    dead_letter_count,
+    last_reconcile,
+    outcomes_last_hour,
+    pop_dead_letter,
+    push_back_dead_letter,
+)
 
 EXIT_SETTINGS = 2
 EXIT_UNHEALTHY = 3
@@ -147,6 +156,21 @@ def status() -> None:
     try:
         depth = queue_depth(redis, settings.task_queue)
         click.echo(f"redis       up, queue '{settings.task_queue}' holds {depth} task(s)")
+        done, failed = outcomes_last_hour(redis, "done"), outcomes_last_hour(redis, "failed")
+        click.echo(f"tasks       last hour: {done} done, {failed} failed")
+        click.echo(f"dead        {dead_letter_count(redis)} dead letter(s) (labstac retry-dead)")
+        spooled = Spool(settings.state_dir / "spool").pending()
+        click.echo(f"spool       {spooled} hook delivery(ies) waiting for the queue")
+        for kind in ("access", "full"):
+            last = last_reconcile(redis, kind)
+            if last is None:
+                click.echo(f"reconcile   {kind}: never ran")
+            else:
+                ago = time.time() - float(last["at"])
+                click.echo(
+                    f"reconcile   {kind}: {ago:.0f}s ago, listed {last['listed']}, "
+                    f"re-indexed {last['enqueued']}"
+                )
         now = datetime.now(UTC)
         beats = read_heartbeats(redis)
         if not beats:
@@ -250,3 +274,41 @@ def reconcile(access_only: bool, dry_run: bool) -> None:
         sys.exit(1)
     finally:
         runtime.close()
+
+
+@main.command("retry-dead")
+@click.option("--limit", default=0, help="Replay at most this many (default: all).")
+def retry_dead(limit: int) -> None:
+    """Send the dead letters (tasks that failed after their last retry) to the queue again,
+    oldest first.
+
+    \b
+    Example:
+      labstac retry-dead --limit 100
+    """
+    from workers.app import create_celery_app
+
+    settings = _settings()
+    redis = create_redis(settings)
+    app = create_celery_app(settings)
+    replayed = left = 0
+    try:
+        while not limit or replayed < limit:
+            letter = pop_dead_letter(redis)
+            if letter is None:
+                break
+            try:
+                app.send_task(letter["task"], args=letter["args"], kwargs=letter["kwargs"],
+                              queue=settings.task_queue)  # fmt: skip
+            except Exception:
+                push_back_dead_letter(redis, letter)
+                raise
+            replayed += 1
+        left = dead_letter_count(redis)
+    except LabstacError as error:
+        click.echo(f"labstac: {error.description}", err=True)
+        sys.exit(1)
+    finally:
+        app.close()
+        redis.close()
+    click.echo(f"replayed {replayed} dead letter(s); {left} left")

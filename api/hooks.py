@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from celery import Celery
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
@@ -24,24 +25,23 @@ from api.errors import error_response
 from api.metrics import ApiMetrics
 from indexer.errors import Invalid, UpstreamUnavailable
 from indexer.settings import Settings
+from workers.enqueue import Enqueued, enqueue
 from workers.events import EventPlan, PlannedTask, plan_event
 
 log = logging.getLogger(__name__)
 
 
 class Enqueuer:
-    """Puts planned tasks on the Celery queue, failing fast when Redis is down."""
+    """Puts planned tasks on the Celery queue (coalesced), failing fast when Redis is down.
+    Blocking: the receiver calls it from a thread."""
 
-    def __init__(self, app: Celery, queue: str) -> None:
+    def __init__(self, app: Celery, redis: SyncRedis, queue: str) -> None:
         self._app = app
+        self._redis = redis
         self._queue = queue
 
-    def enqueue(self, tasks: list[PlannedTask]) -> None:
-        try:
-            for task in tasks:
-                self._app.send_task(task.name, args=task.args, queue=self._queue, retry=False)
-        except Exception as error:  # kombu and redis raise several unrelated types here
-            raise UpstreamUnavailable("redis", f"enqueue failed: {type(error).__name__}") from error
+    def enqueue(self, tasks: list[PlannedTask]) -> Enqueued:
+        return enqueue(self._app, self._redis, self._queue, tasks)
 
     def deliver_spooled(self, entry: dict[str, Any]) -> None:
         self.enqueue([PlannedTask(t["name"], tuple(t["args"])) for t in entry["tasks"]])
@@ -111,8 +111,8 @@ async def _accept(request: Request, plan: EventPlan) -> Response:
             if await _seen_before(state.redis, delivery, state.settings.hook_dedupe_seconds):
                 outcome = "duplicate"
             else:
-                await run_in_threadpool(state.enqueuer.enqueue, list(plan.tasks))
-                outcome = "queued"
+                enqueued = await run_in_threadpool(state.enqueuer.enqueue, list(plan.tasks))
+                outcome = "queued" if enqueued.sent else "coalesced"
         except (UpstreamUnavailable, RedisError):
             tasks = [{"name": t.name, "args": list(t.args)} for t in plan.tasks]
             entry = {"event": plan.event, "delivery": delivery, "tasks": tasks}

@@ -31,8 +31,8 @@ class ApiMetrics:
 
         self.hooks = Counter(
             "labstac_hooks",
-            "GitLab hook deliveries, by event and outcome (queued, spooled, duplicate, "
-            "ignored, refused, invalid).",
+            "GitLab hook deliveries, by event and outcome (queued, coalesced, spooled, "
+            "duplicate, ignored, refused, invalid).",
             ["event", "outcome"],
             registry=self.registry,
         )

@@ -24,14 +24,17 @@ from indexer.settings import Settings
 SERVICE = "gitlab"
 
 
-def connect(settings: Settings) -> gitlab.Gitlab:
+def connect(settings: Settings, *, retry_transient_errors: bool = True) -> gitlab.Gitlab:
+    """A python-gitlab client with labstac's token. Long admin runs let python-gitlab retry
+    5xx answers itself; tasks do not, so their own retries (with backoff, and a dead letter
+    at the end) take over instead of holding a worker for minutes."""
     if settings.gitlab_token is None:
         raise SettingsInvalid("LABSTAC_GITLAB_TOKEN is required to read projects from GitLab")
     return gitlab.Gitlab(
         str(settings.gitlab_url).rstrip("/"),
         private_token=settings.gitlab_token.get_secret_value(),
         timeout=settings.gitlab_timeout_seconds,
-        retry_transient_errors=True,
+        retry_transient_errors=retry_transient_errors,
         per_page=100,
     )
 

@@ -22,6 +22,7 @@ from indexer.settings import Settings
 class IndexRuntime:
     settings: Settings
     categories: Sequence[Category] = field(default=DEFAULT_CATEGORIES)
+    retry_transient_errors: bool = True
 
     @cached_property
     def engine(self) -> IndexEngine:
@@ -38,7 +39,8 @@ class IndexRuntime:
     def reader(self, groups: dict[int, GroupInfo] | None = None) -> GitLabReader:
         """A fresh reader: its group cache lives as long as the caller keeps it (one task,
         one run), so group facts are never older than the work at hand."""
-        return GitLabReader(connect(self.settings), groups)
+        client = connect(self.settings, retry_transient_errors=self.retry_transient_errors)
+        return GitLabReader(client, groups)
 
     def project_sync(self) -> ProjectSync:
         return ProjectSync(

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Broker, caches and the event counter.
     redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
     task_queue: str = Field(default="labstac", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Longer than the longest task's hard time limit (the reconcile's, 660 s).
+    task_visibility_seconds: int = Field(default=900, ge=1)
+    task_max_retries: int = Field(default=8, ge=0, le=100)
 
     # HTTP API.
     host: str = "127.0.0.1"

@@ -64,6 +64,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         LABSTAC_LOG_LEVEL="INFO",
         LABSTAC_LOG_FORMAT="json",
         LABSTAC_INDEX_PREFIX=settings.index_prefix,
+        LABSTAC_TASK_MAX_RETRIES=str(settings.task_max_retries),
+        LABSTAC_TASK_VISIBILITY_SECONDS=str(settings.task_visibility_seconds),
     )
     if settings.gitlab_token is not None:
         env["LABSTAC_GITLAB_TOKEN"] = settings.gitlab_token.get_secret_value()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from redis import Redis
 
 from indexer.redis_client import create_redis
 from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
+from indexer.task_records import record_dead_letter
 
 # Modules whose tasks every worker registers.
 TASK_MODULES = ("workers.health", "workers.index_tasks", "workers.access_tasks")
@@ -33,7 +35,25 @@ class LabstacCelery(Celery):
     @cached_property
     def runtime(self) -> IndexRuntime:
         """This process's engine, Redis and layout for index tasks (readers are per task)."""
-        return IndexRuntime(self.labstac_settings)
+        return IndexRuntime(self.labstac_settings, retry_transient_errors=False)
+
+
+class LabstacTask(Task):  # type: ignore[type-arg]
+    """Base of labstac's tasks: a task that fails after its last retry becomes a dead letter
+    (``labstac status`` counts them, ``labstac retry-dead`` replays them)."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        letter = {
+            "task": self.name,
+            "args": list(args),
+            "kwargs": dict(kwargs),
+            "task_id": task_id,
+            "error": f"{type(exc).__name__}: {exc}",
+            "retries": self.request.retries,
+        }
+        record_dead_letter(labstac_app(self.app).redis, letter)
 
 
 def labstac_app(app: Celery) -> LabstacCelery:
@@ -62,8 +82,11 @@ def create_celery_app(settings: Settings) -> LabstacCelery:
         broker_connection_retry_on_startup=True,
         # An enqueue must fail fast when Redis is down, so the hook receiver can spool.
         broker_connection_timeout=2,
-        # Must exceed the longest task, or Redis hands an unacked task to a second worker.
-        broker_transport_options={"visibility_timeout": 3600},
+        # An unacknowledged task (its worker died) goes back to the queue after this; it
+        # must exceed the longest task's time limit, or a slow task would run twice.
+        broker_transport_options={"visibility_timeout": settings.task_visibility_seconds},
+        # Applied to every task: how often a task is retried before it becomes a dead letter.
+        task_annotations={"*": {"max_retries": settings.task_max_retries}},
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         enable_utc=True,

@@ -3,7 +3,8 @@ group or user to look at again. Pure functions, so every event shape is testable
 
 | event | tasks |
 |---|---|
-| project_create/update/rename/transfer/destroy, repository_update | index_project |
+| project_create/update/rename/transfer, repository_update | index_project |
+| project_destroy | delete_project (which re-reads too: GitLab's 404 is the proof) |
 | push on the default branch | index_project |
 | release | index_project |
 | group_rename, group_destroy, subgroup_destroy | refresh_group |
@@ -19,12 +20,13 @@ from typing import Any
 from indexer.errors import Invalid
 
 INDEX_PROJECT = "labstac.workers.index.index_project"
+DELETE_PROJECT = "labstac.workers.index.delete_project"
 REFRESH_GROUP = "labstac.workers.index.refresh_group"
 FORGET_USER = "labstac.workers.access.forget_user"
 
 PROJECT_EVENTS = frozenset(
     {"project_create", "project_update", "project_rename", "project_transfer",
-     "project_destroy", "repository_update"}
+     "repository_update"}
 )  # fmt: skip
 GROUP_EVENTS = frozenset({"group_rename", "group_destroy", "subgroup_destroy"})
 MEMBER_EVENTS = frozenset(
@@ -66,6 +68,7 @@ def _int(payload: dict[str, Any], *path: str) -> int:
 
 ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     **dict.fromkeys(PROJECT_EVENTS, (INDEX_PROJECT, ("project_id",))),
+    "project_destroy": (DELETE_PROJECT, ("project_id",)),
     "push": (INDEX_PROJECT, ("project_id",)),
     "release": (INDEX_PROJECT, ("project", "id")),
     **dict.fromkeys(GROUP_EVENTS, (REFRESH_GROUP, ("group_id",))),

@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_ready
+from celery.signals import task_failure, task_success, worker_ready
 
 from indexer.heartbeat import record_heartbeat
+from indexer.task_records import count_outcome
 from workers.app import LabstacCelery, labstac_app
 
 log = logging.getLogger(__name__)
@@ -37,3 +38,17 @@ def _heartbeat_on_start(sender: Any = None, **_: Any) -> None:
     app = getattr(sender, "app", None)
     if isinstance(app, LabstacCelery):
         record_heartbeat(app.redis, str(sender.hostname))
+
+
+@task_success.connect
+def _count_success(sender: Any = None, **_: Any) -> None:
+    app = getattr(sender, "app", None)
+    if isinstance(app, LabstacCelery):
+        count_outcome(app.redis, "done")
+
+
+@task_failure.connect
+def _count_failure(sender: Any = None, **_: Any) -> None:
+    app = getattr(sender, "app", None)
+    if isinstance(app, LabstacCelery):
+        count_outcome(app.redis, "failed")

@@ -11,7 +11,10 @@ from celery import Task, shared_task
 from indexer.errors import UpstreamUnavailable
 from indexer.index_layout import ensure_index
 from indexer.reconcile import plan_access, plan_full
-from workers.app import labstac_app
+from indexer.task_records import record_reconcile
+from workers.app import LabstacTask, labstac_app
+from workers.enqueue import enqueue, started
+from workers.events import DELETE_PROJECT, INDEX_PROJECT, REFRESH_GROUP, PlannedTask
 
 log = logging.getLogger(__name__)
 
@@ -23,28 +26,39 @@ class IndexWriteFailed(Exception):
 
 
 RETRYING: dict[str, Any] = {
+    "base": LabstacTask,
     "autoretry_for": (UpstreamUnavailable, IndexWriteFailed),
     "retry_backoff": 2,
     "retry_backoff_max": 300,
     "retry_jitter": True,
-    "max_retries": 8,
 }
 
 
-@shared_task(bind=True, name="labstac.workers.index.index_project", soft_time_limit=60,
-             time_limit=90, **RETRYING)  # fmt: skip
-def index_project(self: Task[Any, Any], project_id: int) -> dict[str, Any]:
-    """Bring one project's documents in line with GitLab (deleting them if it is gone)."""
-    runtime = labstac_app(self.app).runtime
+def _sync(task: Task[Any, Any], name: str, project_id: int) -> dict[str, Any]:
+    runtime = labstac_app(task.app).runtime
+    started(runtime.redis, name, (int(project_id),))
     outcome = runtime.project_sync().sync(int(project_id))
     log.info(
         "project indexed",
-        extra={"task_id": self.request.id, "project_id": project_id, "version": outcome.version,
+        extra={"task_id": task.request.id, "project_id": project_id, "version": outcome.version,
                "written": outcome.written, "removed": outcome.removed},
     )  # fmt: skip
     if outcome.failures:
         raise IndexWriteFailed(f"{len(outcome.failures)} document(s) refused")
     return {"project_id": project_id, "version": outcome.version, "written": outcome.written}
+
+
+@shared_task(bind=True, name=INDEX_PROJECT, soft_time_limit=60, time_limit=90, **RETRYING)
+def index_project(self: Task[Any, Any], project_id: int) -> dict[str, Any]:
+    """Bring one project's documents in line with GitLab (deleting them if it is gone)."""
+    return _sync(self, INDEX_PROJECT, project_id)
+
+
+@shared_task(bind=True, name=DELETE_PROJECT, soft_time_limit=60, time_limit=90, **RETRYING)
+def delete_project(self: Task[Any, Any], project_id: int) -> dict[str, Any]:
+    """GitLab announced a deletion: re-read, and delete the documents when GitLab confirms
+    the project is gone (a 404); versions keep a late older write from bringing it back."""
+    return _sync(self, DELETE_PROJECT, project_id)
 
 
 @shared_task(bind=True, name="labstac.workers.index.reconcile", soft_time_limit=600,
@@ -69,8 +83,15 @@ def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]
                                runtime.settings.min_access_level)  # fmt: skip
         else:
             plan = plan_full(reader, runtime.engine, runtime.layout, runtime.categories)
-        for project_id in plan.project_ids:
-            index_project.apply_async((project_id,))
+        tasks = [PlannedTask(INDEX_PROJECT, (project_id,)) for project_id in plan.project_ids]
+        queued = enqueue(self.app, runtime.redis, runtime.settings.task_queue, tasks)
+        kind = "access" if access_only else "full"
+        record_reconcile(
+            runtime.redis,
+            kind,
+            {"listed": plan.listed, "missing": len(plan.missing), "stale": len(plan.stale),
+             "gone": len(plan.gone), "enqueued": queued.sent},
+        )  # fmt: skip
         log.info(
             "reconcile planned",
             extra={"task_id": self.request.id, "access_only": access_only, "listed": plan.listed,
@@ -81,19 +102,19 @@ def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]
         lock.release()
 
 
-@shared_task(bind=True, name="labstac.workers.index.refresh_group", soft_time_limit=120,
-             time_limit=180, **RETRYING)  # fmt: skip
+@shared_task(bind=True, name=REFRESH_GROUP, soft_time_limit=120, time_limit=180, **RETRYING)
 def refresh_group(self: Task[Any, Any], group_id: int) -> dict[str, Any]:
     """A group was renamed, moved or deleted: every indexed project below it is re-read (a
     write that bypassed the version would risk an older state winning)."""
     runtime = labstac_app(self.app).runtime
+    started(runtime.redis, REFRESH_GROUP, (int(group_id),))
     query = {"term": {"_acl.ancestor_ids": int(group_id)}}
     project_ids = sorted(
         {int(hit["_source"]["_acl"]["project_id"])
          for hit in runtime.engine.documents(runtime.layout.read_alias, ["_acl.project_id"], query)}
     )  # fmt: skip
-    for project_id in project_ids:
-        index_project.apply_async((project_id,))
+    tasks = [PlannedTask(INDEX_PROJECT, (project_id,)) for project_id in project_ids]
+    enqueue(self.app, runtime.redis, runtime.settings.task_queue, tasks)
     log.info("group refreshed", extra={"task_id": self.request.id, "group_id": group_id,
                                        "projects": len(project_ids)})  # fmt: skip
     return {"group_id": group_id, "enqueued": len(project_ids)}

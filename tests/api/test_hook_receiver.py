@@ -68,7 +68,7 @@ def post(api: ApiServer, payload: object, header: str = "System Hook", token: st
     [
         ("system_hook.project_create", "labstac.workers.index.index_project", 74),
         ("system_hook.project_rename", "labstac.workers.index.index_project", 73),
-        ("system_hook.project_destroy", "labstac.workers.index.index_project", 73),
+        ("system_hook.project_destroy", "labstac.workers.index.delete_project", 73),
         ("system_hook.repository_update", "labstac.workers.index.index_project", 1),
         ("system_hook.push", "labstac.workers.index.index_project", 15),
         ("push_hook.push", "labstac.workers.index.index_project", 15),
@@ -156,8 +156,22 @@ def test_a_resent_delivery_is_dropped(api: ApiServer, redis_client: Redis) -> No
     payload, header = fixture("system_hook.project_update")
     first = post(api, payload, header, **{"Idempotency-Key": "delivery-1"})
     again = post(api, payload, header, **{"Idempotency-Key": "delivery-1"})
-    other = post(api, payload, header, **{"Idempotency-Key": "delivery-2"})
+    other = post(api, {**payload, "project_id": 75}, header, **{"Idempotency-Key": "delivery-2"})
     assert [r.json()["status"] for r in (first, again, other)] == ["queued", "duplicate", "queued"]
+    assert len(queued_tasks(redis_client, api.settings.task_queue)) == 2
+
+
+def test_a_burst_for_one_project_is_coalesced(api: ApiServer, redis_client: Redis) -> None:
+    payload, header = fixture("system_hook.repository_update")
+    statuses = [post(api, payload, header).json()["status"] for _ in range(20)]
+    # No worker runs here: the first run waits in the queue and absorbs the rest.
+    assert statuses == ["queued"] + ["coalesced"] * 19
+    assert queued_tasks(redis_client, api.settings.task_queue) == [
+        ("labstac.workers.index.index_project", [1])
+    ]
+    # Once a run has started (it drops the marker), the next event queues one more.
+    redis_client.delete("labstac:pending:project:1")
+    assert post(api, payload, header).json()["status"] == "queued"
     assert len(queued_tasks(redis_client, api.settings.task_queue)) == 2
 
 
