@@ -97,6 +97,7 @@ def start_worker(
                 env=settings_env(settings),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a fault test may kill the whole process group
             )
         worker = WorkerProcess(settings, name, process, log_path)
         app = create_celery_app(settings)

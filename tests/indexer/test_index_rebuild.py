@@ -15,11 +15,11 @@ import pytest
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import DEVELOPER, Project, ProjectShare, RepoFile, World
+from index_checks import assert_index_equals_world, expected_documents
 from opensearchpy import OpenSearch
 from support import LABSTAC_BIN, make_settings, settings_env
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of
-from indexer.engine import IndexEngine
 from indexer.index_layout import ensure_index
 from indexer.reconcile import plan_access, plan_full
 from indexer.reindex import Rebuild, ReindexSummary
@@ -59,42 +59,6 @@ def rebuild(runtime: IndexRuntime, concurrency: int = 8) -> ReindexSummary:
         runtime.engine, runtime.redis, runtime.layout, runtime.categories,
         runtime.settings.min_access_level, runtime.reader, concurrency=concurrency,
     ).run()  # fmt: skip
-
-
-def expected_documents(world: World) -> dict[str, Project]:
-    return {
-        f"{category.id}:{project.id}": project
-        for project in world.projects
-        if project.repository_access_level != "disabled"
-        for category in categories_of(project.topics, DEFAULT_CATEGORIES)
-    }
-
-
-def indexed(client: OpenSearch, runtime: IndexRuntime) -> dict[str, dict[str, object]]:
-    client.indices.refresh(index=runtime.layout.read_alias)
-    engine: IndexEngine = runtime.engine
-    return {
-        hit["_id"]: hit["_source"]
-        for hit in engine.documents(runtime.layout.read_alias, ["id", "collection", "_acl"])
-    }
-
-
-def assert_index_equals_world(client: OpenSearch, runtime: IndexRuntime, world: World) -> None:
-    want = expected_documents(world)
-    have = indexed(client, runtime)
-    assert set(have) == set(want), (
-        f"missing {sorted(set(want) - set(have))[:10]}, extra {sorted(set(have) - set(want))[:10]}"
-    )
-    for key, project in want.items():
-        document = have[key]
-        acl = document["_acl"]
-        assert isinstance(acl, dict)
-        assert document["id"] == world.project_full_path(project), key
-        assert document["collection"] == key.split(":")[0]
-        assert acl["project_id"] == project.id
-        assert acl["ancestor_ids"] == list(world.project_ancestor_group_ids(project)), key
-        assert acl["visibility"] == {"private": 0, "internal": 10, "public": 20}[project.visibility]
-        assert acl["repository_private"] == (project.repository_access_level == "private")
 
 
 def test_a_rebuild_makes_the_index_equal_the_world(
