@@ -84,7 +84,13 @@ def create_celery_app(settings: Settings) -> LabstacCelery:
         broker_connection_timeout=2,
         # An unacknowledged task (its worker died) goes back to the queue after this; it
         # must exceed the longest task's time limit, or a slow task would run twice.
-        broker_transport_options={"visibility_timeout": settings.task_visibility_seconds},
+        broker_transport_options={
+            "visibility_timeout": settings.task_visibility_seconds,
+            # Look for such tasks often (one cheap Redis query), so one left by a dead
+            # worker is back within about the visibility timeout, not minutes later.
+            "unacked_restore_interval": max(1, min(10, settings.task_visibility_seconds // 5)),
+            "unacked_restore_throttle": 1,
+        },
         # Applied to every task: how often a task is retried before it becomes a dead letter.
         task_annotations={"*": {"max_retries": settings.task_max_retries}},
         worker_hijack_root_logger=False,
