@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import click
 
+from indexer.categories import load_catalog
 from indexer.engine import Engine
 from indexer.errors import LabstacError, SettingsInvalid
 from indexer.heartbeat import read_heartbeats
@@ -34,6 +35,7 @@ EXIT_UNHEALTHY = 3
 def _settings() -> Settings:
     try:
         settings = load_settings()
+        load_catalog(settings.categories_file)  # a bad categories file stops us here too
     except SettingsInvalid as error:
         click.echo(f"labstac: {error.description}", err=True)
         sys.exit(EXIT_SETTINGS)
@@ -203,7 +205,6 @@ def reindex(concurrency: int) -> None:
       labstac reindex --concurrency 16
     """
     from indexer.index_layout import ensure_index
-    from indexer.reindex import Rebuild
     from indexer.runtime import IndexRuntime
 
     settings = _settings()
@@ -214,10 +215,7 @@ def reindex(concurrency: int) -> None:
         sys.exit(1)
     try:
         ensure_index(runtime.engine, runtime.layout)
-        rebuild = Rebuild(
-            runtime.engine, runtime.redis, runtime.layout, runtime.categories,
-            settings.min_access_level, runtime.reader, concurrency=concurrency,
-        )  # fmt: skip
+        rebuild = runtime.rebuild(concurrency=concurrency)
         try:
             summary = rebuild.run()
         except LabstacError as error:

@@ -40,7 +40,6 @@ from gitlab_sim.generator import generate  # noqa: E402
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of  # noqa: E402
 from indexer.index_layout import ensure_index  # noqa: E402
-from indexer.reindex import Rebuild  # noqa: E402
 from indexer.runtime import IndexRuntime  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 
@@ -180,8 +179,7 @@ def main() -> int:
         runtime = IndexRuntime(settings)
         ensure_index(runtime.engine, runtime.layout)
         with open(os.devnull, "w") as quiet:
-            Rebuild(runtime.engine, runtime.redis, runtime.layout, runtime.categories,
-                    settings.min_access_level, runtime.reader, concurrency=16, stream=quiet).run()  # fmt: skip
+            runtime.rebuild(concurrency=16, stream=quiet).run()
         processes.append(subprocess.Popen([LABSTAC, "serve"], env=env, stderr=subprocess.DEVNULL))
         worker = subprocess.Popen([LABSTAC, "worker", "--concurrency", "4"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

@@ -36,7 +36,6 @@ from gitlab_sim.generator import generate  # noqa: E402
 
 from indexer.access_fields import GroupInfo  # noqa: E402
 from indexer.index_layout import ensure_index  # noqa: E402
-from indexer.reindex import Rebuild  # noqa: E402
 from indexer.runtime import IndexRuntime  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 
@@ -58,6 +57,8 @@ def read_only(runtime: IndexRuntime, concurrency: int) -> tuple[float, int]:
         facts = local.reader.access_facts(project)
         if facts.namespace_kind == "group":
             local.reader.group(facts.namespace_id)
+        if facts.indexable:
+            local.reader.snapshot(project)  # README, tree, latest release
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(read, sorted(ids)))
@@ -67,11 +68,7 @@ def read_only(runtime: IndexRuntime, concurrency: int) -> tuple[float, int]:
 def reindex(runtime: IndexRuntime, concurrency: int) -> tuple[float, int]:
     started = time.perf_counter()
     with open(os.devnull, "w") as quiet:
-        summary = Rebuild(
-            runtime.engine, runtime.redis, runtime.layout, runtime.categories,
-            runtime.settings.min_access_level, runtime.reader, concurrency=concurrency,
-            stream=quiet,
-        ).run()  # fmt: skip
+        summary = runtime.rebuild(concurrency=concurrency, stream=quiet).run()
     if summary.failed or not summary.swapped:
         raise SystemExit(f"reindex failed: {summary.failed[:5]}")
     return time.perf_counter() - started, summary.seen

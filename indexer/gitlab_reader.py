@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import gitlab
 import requests
-from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabGetError
+from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
 from indexer.access_fields import GroupInfo, GroupLink, ProjectAccessFacts
 from indexer.errors import NotFound, SettingsInvalid, UpstreamUnavailable
 from indexer.settings import Settings
+from indexer.snapshot import ProjectSnapshot, TreeEntry
 
 SERVICE = "gitlab"
 
@@ -43,16 +45,24 @@ def connect(settings: Settings, *, retry_transient_errors: bool = True) -> gitla
 def translated(what: str) -> Iterator[None]:
     try:
         yield
-    except GitlabGetError as error:
-        if error.response_code == 404:
-            raise NotFound(f"GitLab has no {what}") from None
-        raise UpstreamUnavailable(SERVICE, f"reading {what}: HTTP {error.response_code}") from None
     except GitlabAuthenticationError:
         raise UpstreamUnavailable(SERVICE, "labstac's GitLab token was refused") from None
     except GitlabError as error:
+        if error.response_code == 404:
+            raise NotFound(f"GitLab has no {what}") from None
         raise UpstreamUnavailable(SERVICE, f"reading {what}: HTTP {error.response_code}") from None
     except requests.RequestException as error:
         raise UpstreamUnavailable(SERVICE, f"reading {what}: {type(error).__name__}") from None
+
+
+def _readme_path(project: dict[str, Any]) -> str | None:
+    """The README GitLab shows for the project (its ``readme_url``), if any."""
+    url = project.get("readme_url")
+    if not url:
+        return None
+    path = urlsplit(str(url)).path
+    marker = f"/-/blob/{project.get('default_branch')}/"
+    return path.split(marker, 1)[1] if marker in path else path.rsplit("/", 1)[-1]
 
 
 def _date(value: Any) -> date | None:
@@ -110,6 +120,62 @@ class GitLabReader:
             )  # fmt: skip
             for project in listing:
                 yield project.attributes
+
+    def snapshot(self, project: dict[str, Any], max_tree_entries: int = 20_000) -> ProjectSnapshot:
+        """Everything an item is built from besides the project record (read before, with
+        ``project()``), in as few calls as GitLab allows: the README (LFS objects, not
+        pointers), the recursive tree (keyset pages of 100) and the latest release."""
+        if project.get("empty_repo") or project.get("repository_access_level") == "disabled":
+            return ProjectSnapshot(project, None, (), None)
+        ref = str(project.get("default_branch") or "HEAD")
+        readme_path = _readme_path(project)
+        return ProjectSnapshot(
+            project=project,
+            readme=self._readme(project["id"], readme_path, ref) if readme_path else None,
+            tree=self._tree(project["id"], ref, max_tree_entries),
+            latest_release=self._latest_release(project["id"]),
+            readme_path=readme_path,
+        )
+
+    def _readme(self, project_id: int, path: str, ref: str) -> str | None:
+        encoded = quote(path, safe="")
+        try:
+            with translated(f"README of project {project_id}"):
+                raw = self.gl.http_get(
+                    f"/projects/{project_id}/repository/files/{encoded}/raw",
+                    query_data={"ref": ref, "lfs": True},
+                    raw=True,
+                )
+        except NotFound:
+            return None
+        content = getattr(raw, "content", b"")
+        return bytes(content).decode("utf-8", errors="replace")
+
+    def _tree(self, project_id: int, ref: str, limit: int) -> tuple[TreeEntry, ...]:
+        entries: list[TreeEntry] = []
+        try:
+            with translated(f"tree of project {project_id}"):
+                listing = self.gl.http_list(
+                    f"/projects/{project_id}/repository/tree",
+                    query_data={"recursive": True, "ref": ref, "pagination": "keyset",
+                                "per_page": 100},
+                    iterator=True,
+                )  # fmt: skip
+                for row in listing:
+                    entries.append(TreeEntry(str(row["path"]), str(row["type"])))
+                    if len(entries) >= limit:
+                        break
+        except NotFound:
+            return ()
+        return tuple(entries)
+
+    def _latest_release(self, project_id: int) -> dict[str, Any] | None:
+        try:
+            with translated(f"latest release of project {project_id}"):
+                release = self.gl.http_get(f"/projects/{project_id}/releases/permalink/latest")
+        except NotFound:
+            return None
+        return release if isinstance(release, dict) else None
 
     def access_facts(self, project: dict[str, Any]) -> ProjectAccessFacts:
         namespace = project["namespace"]

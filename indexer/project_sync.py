@@ -19,7 +19,7 @@ from indexer.engine import IndexEngine, Write, WriteResult
 from indexer.errors import NotFound
 from indexer.gitlab_reader import GitLabReader
 from indexer.index_layout import IndexLayout, write_targets
-from indexer.items import build_document, doc_key
+from indexer.items import ItemBuilder, build_documents, doc_key
 from indexer.versions import take_version
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ProjectSync:
     layout: IndexLayout
     categories: Sequence[Category]
     min_access_level: int
+    builder: ItemBuilder
 
     def plan(self, project_id: int, targets: list[str] | None = None) -> tuple[int, list[Write]]:
         """Take a version, read GitLab, and return the writes that bring the project's
@@ -72,9 +73,16 @@ class ProjectSync:
                 today=datetime.now(UTC).date(),
                 version=version,
             )
-            for category in member_of:
-                document = build_document(project, category, fields)
-                writes.append(Write(doc_key(category.id, project_id), version, document))
+            snapshot = self.reader.snapshot(project)
+            documents = build_documents(self.builder, snapshot, member_of, fields)
+            for category_id, document in documents.items():
+                writes.append(Write(doc_key(category_id, project_id), version, document))
+            warnings = next(iter(documents.values()))["properties"].get("labstac:warnings")
+            if warnings:
+                log.warning(
+                    "project content has problems",
+                    extra={"project": project.get("path_with_namespace"), "warnings": warnings},
+                )
         left = [c for c in self.categories if c not in member_of]
         return writes + self.deletes(project_id, version, left)
 

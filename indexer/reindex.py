@@ -22,6 +22,7 @@ from indexer.engine import IndexEngine, Write
 from indexer.errors import LabstacError
 from indexer.gitlab_reader import GitLabReader
 from indexer.index_layout import IndexLayout, ensure_template
+from indexer.items import ItemBuilder
 from indexer.progress import Progress
 from indexer.project_sync import ProjectSync
 
@@ -69,6 +70,7 @@ class Rebuild:
     categories: Sequence[Category]
     min_access_level: int
     reader_factory: Callable[[dict[int, GroupInfo]], GitLabReader]
+    builder: ItemBuilder
     concurrency: int = 8
     stream: TextIO | None = None
 
@@ -117,7 +119,7 @@ class Rebuild:
             if not hasattr(local, "sync"):
                 local.sync = ProjectSync(
                     self.reader_factory(groups), self.engine, self.redis, self.layout,
-                    self.categories, self.min_access_level,
+                    self.categories, self.min_access_level, self.builder,
                 )  # fmt: skip
             try:
                 _, writes = local.sync.plan(project_id)

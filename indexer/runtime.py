@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
+from typing import TextIO
 
 from redis import Redis
 
 from indexer.access_fields import GroupInfo
-from indexer.categories import DEFAULT_CATEGORIES, Category
+from indexer.categories import Catalog, Category, load_catalog
 from indexer.engine import IndexEngine
 from indexer.gitlab_reader import GitLabReader, connect
 from indexer.index_layout import IndexLayout
+from indexer.items import ItemBuilder
 from indexer.project_sync import ProjectSync
 from indexer.redis_client import create_redis
+from indexer.reindex import Rebuild
 from indexer.settings import Settings
 
 
 @dataclass
 class IndexRuntime:
     settings: Settings
-    categories: Sequence[Category] = field(default=DEFAULT_CATEGORIES)
     retry_transient_errors: bool = True
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog(self.settings.categories_file)
+
+    @property
+    def categories(self) -> Sequence[Category]:
+        return self.catalog.categories
+
+    @cached_property
+    def builder(self) -> ItemBuilder:
+        return ItemBuilder(self.catalog, str(self.settings.gitlab_url))
 
     @cached_property
     def engine(self) -> IndexEngine:
@@ -45,7 +59,14 @@ class IndexRuntime:
     def project_sync(self) -> ProjectSync:
         return ProjectSync(
             self.reader(), self.engine, self.redis, self.layout, self.categories,
-            self.settings.min_access_level,
+            self.settings.min_access_level, self.builder,
+        )  # fmt: skip
+
+    def rebuild(self, concurrency: int = 8, stream: TextIO | None = None) -> Rebuild:
+        return Rebuild(
+            self.engine, self.redis, self.layout, self.categories,
+            self.settings.min_access_level, self.reader, self.builder,
+            concurrency=concurrency, stream=stream,
         )  # fmt: skip
 
     def close(self) -> None:

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     membership_cache_seconds: int = Field(default=300, ge=0, le=86_400)
     gitlab_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Catalog content: categories, asset rules and extensions (SharingHub's YAML format);
+    # labstac's defaults when unset.
+    categories_file: Path | None = None
+
     # Hook receiver.
     hook_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     hook_dedupe_seconds: int = Field(default=3600, ge=0)
@@ -98,6 +102,7 @@ class Settings(BaseSettings):
         "opensearch_username",
         "opensearch_password",
         "opensearch_ca_certs",
+        "categories_file",
         mode="before",
     )
     @classmethod

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
 def load(name: str) -> dict[str, Any]:
     """The parsed JSON document ``<name>.json`` of this package."""
-    text = resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / f"{name}.json").read_text(encoding="utf-8")
     document: dict[str, Any] = json.loads(text)
     return document

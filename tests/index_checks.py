@@ -9,6 +9,7 @@ from gitlab_sim.world import Project, World
 from opensearchpy import OpenSearch
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of
+from indexer.front_matter import parse_readme
 from indexer.runtime import IndexRuntime
 
 VISIBILITY = {"private": 0, "internal": 10, "public": 20}
@@ -21,6 +22,13 @@ def expected_documents(world: World) -> dict[str, Project]:
         if project.repository_access_level != "disabled"
         for category in categories_of(project.topics, DEFAULT_CATEGORIES)
     }
+
+
+def expected_title(project: Project) -> str:
+    """The README front matter's title wins over the project's name (SharingHub's rule)."""
+    readme = project.files.get("README.md")
+    title = parse_readme(readme.content if readme else None).metadata.get("title")
+    return title if isinstance(title, str) else project.name
 
 
 def indexed(client: OpenSearch, runtime: IndexRuntime) -> dict[str, dict[str, Any]]:
@@ -42,7 +50,7 @@ def index_differences(client: OpenSearch, runtime: IndexRuntime, world: World) -
         acl = document["_acl"]
         checks = {
             "id": (document["id"], world.project_full_path(project)),
-            "title": (document["properties"]["title"], project.name),
+            "title": (document["properties"]["title"], expected_title(project)),
             "ancestors": (acl["ancestor_ids"], list(world.project_ancestor_group_ids(project))),
             "visibility": (acl["visibility"], VISIBILITY[project.visibility]),
             "members-only": (

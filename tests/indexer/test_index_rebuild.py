@@ -22,7 +22,7 @@ from support import LABSTAC_BIN, make_settings, settings_env
 from indexer.categories import DEFAULT_CATEGORIES, categories_of
 from indexer.index_layout import ensure_index
 from indexer.reconcile import plan_access, plan_full
-from indexer.reindex import Rebuild, ReindexSummary
+from indexer.reindex import ReindexSummary
 from indexer.runtime import IndexRuntime
 
 pytestmark = pytest.mark.services
@@ -55,10 +55,7 @@ def runtime(
 
 def rebuild(runtime: IndexRuntime, concurrency: int = 8) -> ReindexSummary:
     ensure_index(runtime.engine, runtime.layout)
-    return Rebuild(
-        runtime.engine, runtime.redis, runtime.layout, runtime.categories,
-        runtime.settings.min_access_level, runtime.reader, concurrency=concurrency,
-    ).run()  # fmt: skip
+    return runtime.rebuild(concurrency=concurrency).run()
 
 
 def test_a_rebuild_makes_the_index_equal_the_world(
@@ -154,7 +151,9 @@ def test_out_of_order_writes_end_with_the_newest_read(
     assert {r.outcome for r in late if r.doc_id.startswith("ai-model:")} == {"stale"}
     opensearch_client.indices.refresh(index=runtime.layout.read_alias)
     stored = opensearch_client.get(index=runtime.layout.read_alias, id=f"ai-model:{project.id}")
-    assert stored["_source"]["properties"]["title"] == "Renamed after the first read"
+    assert stored["_source"]["properties"]["sharinghub:name"].endswith(
+        "Renamed after the first read"
+    )
 
 
 def test_a_delete_then_a_late_older_write_leaves_the_project_deleted(

@@ -16,7 +16,6 @@ from pipeline_stack import SECRET, Stack
 from support import ApiServer, WorkerProcess, make_settings
 
 from indexer.index_layout import ensure_index
-from indexer.reindex import Rebuild
 from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
 
@@ -39,8 +38,7 @@ def stack(
         )  # fmt: skip
         runtime = IndexRuntime(settings)
         ensure_index(runtime.engine, runtime.layout)
-        Rebuild(runtime.engine, runtime.redis, runtime.layout, runtime.categories,
-                settings.min_access_level, runtime.reader).run()  # fmt: skip
+        runtime.rebuild().run()
         api = start_api(settings)
         worker = start_worker(settings)
         yield Stack(sim, settings, runtime, api, worker, opensearch_client, start_worker)

@@ -1,0 +1,25 @@
+"""A project as GitLab shows it at one moment: what an item is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    path: str
+    type: str  # blob or tree
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    project: dict[str, Any]
+    readme: str | None
+    tree: tuple[TreeEntry, ...]
+    latest_release: dict[str, Any] | None
+    readme_path: str | None = None
+
+    @property
+    def files(self) -> list[str]:
+        return [entry.path for entry in self.tree if entry.type == "blob"]
