@@ -10,14 +10,22 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount, Route
 
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz, readyz
 from api.hooks import Enqueuer, gitlab_hook
 from api.metrics import ApiMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware
+from api.openapi import openapi_html, openapi_json
+from api.stac_routes import landing, stac_routes
+from indexer.access_cache import CachedPrincipals
+from indexer.categories import load_catalog
 from indexer.engine import Engine
+from indexer.gitlab_http import GitLabHttp
+from indexer.index_layout import IndexLayout
+from indexer.membership_resolver import MembershipResolver
 from indexer.redis_client import create_async_redis, create_redis
 from indexer.settings import Settings, load_settings
 from indexer.spool import Spool
@@ -37,12 +45,21 @@ def create_app(settings: Settings) -> Starlette:
         celery = create_celery_app(settings)
         app.state.enqueuer = Enqueuer(celery, create_redis(settings), settings.task_queue)
         app.state.spool = Spool(settings.state_dir / "spool")
+        app.state.gitlab = GitLabHttp(str(settings.gitlab_url), settings.gitlab_timeout_seconds)
+        admin = settings.gitlab_token.get_secret_value() if settings.gitlab_token else ""
+        app.state.principals = CachedPrincipals(
+            app.state.redis,
+            MembershipResolver(app.state.gitlab, admin),
+            token_ttl=settings.token_cache_seconds,
+            membership_ttl=settings.membership_cache_seconds,
+        )
         drainer = asyncio.create_task(_drain_forever(app.state.spool, app.state.enqueuer))
         try:
             yield
         finally:
             drainer.cancel()
             celery.close()
+            await app.state.gitlab.close()
             await app.state.engine.close()
             await app.state.redis.aclose()
 
@@ -52,13 +69,34 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/hooks/gitlab", gitlab_hook, methods=["POST"]),
+            # The STAC root itself, without a trailing slash, is the landing page.
+            Route(settings.stac_root, landing, methods=["GET"]),
+            Mount(
+                settings.stac_root,
+                routes=stac_routes(
+                    [
+                        Route("/api", openapi_json, methods=["GET"]),
+                        Route("/api.html", openapi_html, methods=["GET"]),
+                    ]
+                ),
+            ),
         ],
-        middleware=[Middleware(RequestContextMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(RequestContextMiddleware, metrics=metrics),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "PRIVATE-TOKEN", "X-Gitlab-Token", "Content-Type"],
+            ),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.catalog = load_catalog(settings.categories_file)
+    app.state.read_alias = IndexLayout(settings.index_prefix).read_alias
     return app
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch, OpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from opensearchpy.exceptions import NotFoundError as OSNotFoundError
 
 from indexer.errors import UpstreamUnavailable
 from indexer.settings import Settings
@@ -71,6 +72,29 @@ class Engine:
 
     async def close(self) -> None:
         await self._client.close()
+
+    async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            with _translated():
+                result: dict[str, Any] = await self._client.search(index=index, body=body)
+        except UpstreamUnavailable as error:
+            if isinstance(error.__cause__, OSNotFoundError):  # nothing indexed yet
+                return {"hits": {"hits": [], "total": {"value": 0}}, "aggregations": {}}
+            raise
+        return result
+
+    async def get_source(
+        self, index: str, doc_id: str, excludes: list[str]
+    ) -> dict[str, Any] | None:
+        """A document's source by id, or None when there is none."""
+        with _translated():
+            found = await self._client.search(
+                index=index,
+                body={"query": {"ids": {"values": [doc_id]}}, "size": 1,
+                      "_source": {"excludes": excludes}},
+            )  # fmt: skip
+        hits = found["hits"]["hits"]
+        return dict(hits[0]["_source"]) if hits else None
 
     async def health(self) -> ClusterHealth:
         try:
@@ -202,6 +226,18 @@ class IndexEngine:
             action, outcome = next(iter(item.items()))
             results.append(_write_result(action, outcome))
         return results
+
+    def sources(self, index: str, doc_ids: list[str], source: list[str]) -> dict[str, Any]:
+        """The given fields of the documents that exist among ``doc_ids``, by id."""
+        if not doc_ids:
+            return {}
+        with _translated():
+            found = self._client.search(
+                index=index,
+                body={"query": {"ids": {"values": doc_ids}}, "size": len(doc_ids),
+                      "_source": source},
+            )  # fmt: skip
+        return {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
 
     def documents(
         self, index: str, source: list[str], query: dict[str, Any] | None = None, page: int = 1000

@@ -75,6 +75,7 @@ class ProjectSync:
             )
             snapshot = self.reader.snapshot(project)
             documents = build_documents(self.builder, snapshot, member_of, fields)
+            self._keep_previous_ids(documents, project_id)
             for category_id, document in documents.items():
                 writes.append(Write(doc_key(category_id, project_id), version, document))
             warnings = next(iter(documents.values()))["properties"].get("labstac:warnings")
@@ -85,6 +86,18 @@ class ProjectSync:
                 )
         left = [c for c in self.categories if c not in member_of]
         return writes + self.deletes(project_id, version, left)
+
+    def _keep_previous_ids(self, documents: dict[str, dict[str, Any]], project_id: int) -> None:
+        """A renamed or moved project keeps its old paths, so that old item URLs redirect."""
+        keys = [doc_key(category_id, project_id) for category_id in documents]
+        stored = self.engine.sources(self.layout.read_alias, keys, ["id", "previous_ids"])
+        for category_id, document in documents.items():
+            old = stored.get(doc_key(category_id, project_id))
+            if not old:
+                continue
+            previous = {*old.get("previous_ids", []), old.get("id")} - {document["id"], None}
+            if previous:
+                document["previous_ids"] = sorted(previous)
 
     @staticmethod
     def deletes(project_id: int, version: int, categories: Sequence[Category]) -> list[Write]:

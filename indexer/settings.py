@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     stac_root: str = Field(default="/api/v1/stac", pattern=r"^/[A-Za-z0-9/_.-]*[^/]$")
+    # Origins allowed to call the API from a browser (STAC Browser on another site): "*" or
+    # a comma-separated list.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
 
     # Process behaviour.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -114,6 +117,13 @@ class Settings(BaseSettings):
     @classmethod
     def _level_from_text(cls, value: object) -> object:
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from support import ApiServer, WorkerProcess
 from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
 
-SECRET = "pipeline-secret-0123456789"  # noqa: S105 - the test stack's own hook secret
+SECRET = "pipeline-secret-0123456789"
 
 
 @dataclass

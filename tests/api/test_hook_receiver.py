@@ -31,8 +31,8 @@ from indexer.settings import Settings
 pytestmark = pytest.mark.services
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gitlab_hooks"
-SECRET = "hook-secret-0123456789"  # noqa: S105 - a test's own secret
-OLD_SECRET = "old-hook-secret-0123456789"  # noqa: S105
+SECRET = "hook-secret-0123456789"
+OLD_SECRET = "old-hook-secret-0123456789"
 
 
 def fixture(name: str) -> tuple[dict[str, Any], str]:

@@ -1,0 +1,162 @@
+"""STAC search parameters: one table describes each (for the parser and for the OpenAPI
+document alike), and the parser turns a GET query or a POST body into a ``SearchRequest``,
+or a 400 that says which parameter is wrong and why."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from indexer.errors import Invalid
+from indexer.search import DatetimeRange, SearchRequest
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 10
+GEOMETRY_TYPES = {
+    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+    "GeometryCollection",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    description: str
+    schema: dict[str, Any]
+    style_form_explode_false: bool = False  # comma-separated lists in a query string
+
+
+PARAMETERS = {
+    p.name: p
+    for p in (
+        Parameter("bbox", "Only items intersecting this box: west,south,east,north (or 6 "
+                  "numbers with heights), in WGS 84. West above east crosses the antimeridian.",
+                  {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+                  True),
+        Parameter("intersects", "Only items intersecting this GeoJSON geometry (POST body; "
+                  "GET: the geometry as JSON).", {"type": "object"}),
+        Parameter("datetime", "An RFC 3339 instant, or an interval start/end where either end "
+                  "may be open ('..' or empty).", {"type": "string"}),
+        Parameter("ids", "Only items with these ids (project paths).",
+                  {"type": "array", "items": {"type": "string"}}, True),
+        Parameter("collections", "Only items of these collections.",
+                  {"type": "array", "items": {"type": "string"}}, True),
+        Parameter("limit", f"Items per page, 1 to {MAX_LIMIT} (larger values are clamped).",
+                  {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}),
+        Parameter("token", "The page token of a next link.", {"type": "string"}),
+    )
+}  # fmt: skip
+SEARCH_PARAMETERS = tuple(PARAMETERS)
+ITEMS_PARAMETERS = ("bbox", "datetime", "limit", "token")
+
+
+def _moment(text: str, name: str) -> datetime | None:
+    if text in ("", ".."):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"{name}: '{text}' is not an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        raise Invalid(f"{name}: '{text}' needs a time zone (RFC 3339), for example Z")
+    return moment
+
+
+def parse_datetime(value: Any) -> DatetimeRange | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("datetime must be an RFC 3339 date-time or interval")
+    parts = value.split("/")
+    if len(parts) == 1:
+        moment = _moment(parts[0], "datetime")
+        if moment is None:
+            raise Invalid("datetime must not be open on both ends")
+        return DatetimeRange(moment, moment)
+    if len(parts) != 2:
+        raise Invalid("datetime is an instant or one interval start/end")
+    start, end = _moment(parts[0], "datetime start"), _moment(parts[1], "datetime end")
+    if start is None and end is None:
+        raise Invalid("datetime must not be open on both ends")
+    if start and end and start > end:
+        raise Invalid("datetime starts after it ends")
+    return DatetimeRange(start, end)
+
+
+def parse_bbox(value: Any) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        numbers = tuple(float(item) for item in items)
+    except (TypeError, ValueError):
+        raise Invalid("bbox must be 4 or 6 numbers") from None
+    if len(numbers) not in (4, 6):
+        raise Invalid(f"bbox must be 4 or 6 numbers, not {len(numbers)}")
+    west, south, east, north = (
+        (numbers[0], numbers[1], numbers[3], numbers[4]) if len(numbers) == 6 else numbers
+    )
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
+        raise Invalid("bbox must be west,south,east,north within -180..180 and -90..90")
+    return numbers
+
+
+def parse_intersects(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise Invalid("intersects must be a GeoJSON geometry") from None
+    if not isinstance(value, dict) or value.get("type") not in GEOMETRY_TYPES:
+        raise Invalid("intersects must be a GeoJSON geometry")
+    if value["type"] != "GeometryCollection" and "coordinates" not in value:
+        raise Invalid("intersects must be a GeoJSON geometry with coordinates")
+    return value
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise Invalid(f"{name} must be a list of strings")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def parse_limit(value: Any) -> int:
+    if value is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise Invalid("limit must be an integer") from None
+    if isinstance(value, float) and not value.is_integer():
+        raise Invalid("limit must be an integer")
+    if limit < 1:
+        raise Invalid("limit must be at least 1")
+    return min(limit, MAX_LIMIT)
+
+
+def parse_search(
+    values: dict[str, Any], allowed: tuple[str, ...] = SEARCH_PARAMETERS
+) -> SearchRequest:
+    # An ignored parameter would answer a different question than the one asked.
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise Invalid(f"unknown parameter(s): {', '.join(unknown)}")
+    request = SearchRequest(
+        collections=_strings(values.get("collections"), "collections"),
+        ids=_strings(values.get("ids"), "ids"),
+        bbox=parse_bbox(values.get("bbox")),
+        intersects=parse_intersects(values.get("intersects")),
+        datetime=parse_datetime(values.get("datetime")),
+        limit=parse_limit(values.get("limit")),
+        token=values.get("token") if isinstance(values.get("token"), str) else None,
+    )
+    if request.bbox is not None and request.intersects is not None:
+        raise Invalid("bbox and intersects cannot be used together")
+    return request

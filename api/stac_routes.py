@@ -1,0 +1,335 @@
+"""The STAC API (core, collections, OGC API Features, item search), answered from the index
+with the caller's access filter on every query, page and count.
+
+Each endpoint is declared once, in ``ENDPOINTS``: the router and the OpenAPI document are
+both made from that table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.auth import principal_of
+from api.stac_links import (
+    GEOJSON,
+    OPENAPI,
+    collection_url,
+    item_links,
+    item_url,
+    link,
+    stac_base,
+    with_query,
+)
+from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
+from indexer.access_filter import access_filter
+from indexer.categories import Catalog, Category
+from indexer.errors import Invalid, NotFound
+from indexer.search import HIDDEN, SearchRequest, encode_token, extent_body, search_body
+
+STAC_VERSION = "1.1.0"
+CONFORMANCE = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+
+
+def geojson(body: dict[str, Any], status: int = 200) -> Response:
+    return JSONResponse(body, status_code=status, media_type=GEOJSON)
+
+
+async def _access(request: Request) -> dict[str, Any]:
+    settings = request.app.state.settings
+    return access_filter(
+        await principal_of(request),
+        min_access_level=settings.min_access_level,
+        anonymous_access=settings.anonymous_access,
+    )
+
+
+def _catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+def _category(request: Request) -> Category:
+    category = _catalog(request).by_id(request.path_params["collection_id"])
+    if category is None:
+        raise NotFound(f"no collection {request.path_params['collection_id']}")
+    return category
+
+
+# ----------------------------------------------------------------- landing
+
+
+async def landing(request: Request) -> Response:
+    base = stac_base(request)
+    root = request.app.state.settings
+    links = [
+        link("self", base),
+        link("root", base),
+        link("conformance", f"{base}/conformance"),
+        link("data", f"{base}/collections"),
+        link("search", f"{base}/search", GEOJSON, method="GET"),
+        link("search", f"{base}/search", GEOJSON, method="POST"),
+        link("service-desc", f"{base}/api", OPENAPI),
+        link("service-doc", f"{base}/api.html", "text/html"),
+    ]
+    links += [
+        link("child", collection_url(base, c.id), title=c.title)
+        for c in _catalog(request).categories
+    ]
+    del root
+    return JSONResponse(
+        {
+            "type": "Catalog",
+            "stac_version": STAC_VERSION,
+            "id": "labstac",
+            "title": "labstac",
+            "description": "Models, datasets and processors of this GitLab, as a STAC catalog.",
+            "conformsTo": CONFORMANCE,
+            "links": links,
+        }
+    )
+
+
+async def conformance(request: Request) -> Response:
+    return JSONResponse({"conformsTo": CONFORMANCE})
+
+
+# ------------------------------------------------------------- collections
+
+
+async def _collection(request: Request, category: Category, base: str) -> dict[str, Any]:
+    engine = request.app.state.engine
+    result = await engine.search(
+        request.app.state.read_alias, extent_body(category.id, await _access(request))
+    )
+    aggregations = result.get("aggregations", {})
+    bounds = aggregations.get("bounds", {}).get("bounds")
+    bbox = [-180.0, -90.0, 180.0, 90.0]
+    if bounds:
+        bbox = [bounds["top_left"]["lon"], bounds["bottom_right"]["lat"],
+                bounds["bottom_right"]["lon"], bounds["top_left"]["lat"]]  # fmt: skip
+    first = aggregations.get("first", {}).get("value_as_string")
+    last = aggregations.get("last", {}).get("value_as_string")
+    settings = request.app.state.settings
+    links = [
+        link("self", collection_url(base, category.id)),
+        link("root", base),
+        link("parent", base),
+        link("items", f"{collection_url(base, category.id)}/items", GEOJSON),
+    ]
+    if category.logo:
+        links.append(link("preview", category.logo, None))
+    return {
+        "type": "Collection",
+        "stac_version": STAC_VERSION,
+        "id": category.id,
+        "title": category.title,
+        "description": category.description or category.title,
+        "keywords": [category.id, category.gitlab_topic],
+        "license": "other",
+        "providers": [
+            {
+                "name": f"GitLab ({str(settings.gitlab_url).rstrip('/')})",
+                "roles": ["host"],
+                "url": str(settings.gitlab_url).rstrip("/"),
+            }
+        ],
+        "extent": {"spatial": {"bbox": [bbox]}, "temporal": {"interval": [[first, last]]}},
+        "links": links,
+    }
+
+
+async def collections(request: Request) -> Response:
+    base = stac_base(request)
+    found = [await _collection(request, c, base) for c in _catalog(request).categories]
+    return JSONResponse(
+        {"collections": found, "links": [link("self", f"{base}/collections"), link("root", base)]}
+    )
+
+
+async def collection(request: Request) -> Response:
+    return JSONResponse(await _collection(request, _category(request), stac_base(request)))
+
+
+# ------------------------------------------------------------------- items
+
+
+async def _page(request: Request, search: SearchRequest) -> dict[str, Any]:
+    body = search_body(search, await _access(request))
+    result = await request.app.state.engine.search(request.app.state.read_alias, body)
+    hits = result["hits"]["hits"]
+    base = stac_base(request)
+    features = []
+    for hit in hits:
+        item = hit["_source"]
+        features.append({**item, "links": item_links(base, item)})
+    page = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": int(result["hits"]["total"]["value"]),
+        "numberReturned": len(features),
+        "links": [link("root", base)],
+    }
+    if hits and len(hits) == search.limit:
+        page["next_token"] = encode_token(hits[-1]["sort"])
+    return page
+
+
+def _query_values(request: Request) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        values[key] = f"{values[key]},{value}" if key in values else value
+    return values
+
+
+async def collection_items(request: Request) -> Response:
+    category = _category(request)
+    values = _query_values(request)
+    search = parse_search(values, ITEMS_PARAMETERS)
+    search = SearchRequest(**{**search.__dict__, "collections": (category.id,)})
+    page = await _page(request, search)
+    base = stac_base(request)
+    url = f"{collection_url(base, category.id)}/items"
+    page["links"] += [
+        link("self", with_query(url, values), GEOJSON),
+        link("collection", collection_url(base, category.id)),
+    ]
+    token = page.pop("next_token", None)
+    if token:
+        page["links"].append(link("next", with_query(url, {**values, "token": token}), GEOJSON))
+    return geojson(page)
+
+
+async def collection_item(request: Request) -> Response:
+    category = _category(request)
+    item_id = request.path_params["item_id"]
+    access = await _access(request)
+    engine, alias = request.app.state.engine, request.app.state.read_alias
+    for field in ("id", "previous_ids"):
+        body = {
+            "query": {
+                "bool": {
+                    "filter": [
+                        access,
+                        {"term": {"collection": category.id}},
+                        {"term": {field: item_id}},
+                    ]
+                }
+            },
+            "size": 1,
+            "sort": [{"doc_key": "asc"}],
+            "_source": {"excludes": HIDDEN},
+        }
+        hits = (await engine.search(alias, body))["hits"]["hits"]
+        if not hits:
+            continue
+        item = hits[0]["_source"]
+        base = stac_base(request)
+        if field == "previous_ids":  # the project was renamed or moved
+            return RedirectResponse(item_url(base, category.id, item["id"]), status_code=308)
+        return geojson({**item, "links": item_links(base, item)})
+    raise NotFound(f"no item {item_id} in collection {category.id}")
+
+
+# ------------------------------------------------------------------ search
+
+
+async def search_get(request: Request) -> Response:
+    values = _query_values(request)
+    page = await _page(request, parse_search(values))
+    base = stac_base(request)
+    page["links"].append(link("self", with_query(f"{base}/search", values), GEOJSON))
+    token = page.pop("next_token", None)
+    if token:
+        next_url = with_query(f"{base}/search", {**values, "token": token})
+        page["links"].append(link("next", next_url, GEOJSON, method="GET"))
+    return geojson(page)
+
+
+async def search_post(request: Request) -> Response:
+    try:
+        values = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise Invalid("the body is not JSON") from None
+    if not isinstance(values, dict):
+        raise Invalid("the body must be a JSON object")
+    page = await _page(request, parse_search(values))
+    base = stac_base(request)
+    page["links"].append(link("self", f"{base}/search", GEOJSON, method="POST"))
+    token = page.pop("next_token", None)
+    if token:
+        page["links"].append(
+            link("next", f"{base}/search", GEOJSON, method="POST", body={"token": token},
+                 merge=True)
+        )  # fmt: skip
+    return geojson(page)
+
+
+# --------------------------------------------------------------- the table
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    method: str
+    handler: Handler
+    summary: str
+    parameters: tuple[str, ...] = ()
+    response: str = "application/json"
+    path_parameters: tuple[str, ...] = ()
+
+
+ENDPOINTS = (
+    Endpoint("/", "GET", landing, "The landing page: links to everything else."),
+    Endpoint("/conformance", "GET", conformance, "The conformance classes this API implements."),
+    Endpoint("/collections", "GET", collections,
+             "The collections (categories), with extents of what the caller may see."),
+    Endpoint("/collections/{collection_id}", "GET", collection, "One collection.",
+             path_parameters=("collection_id",)),
+    Endpoint("/collections/{collection_id}/items", "GET", collection_items,
+             "The items of a collection the caller may see, a page at a time.",
+             ITEMS_PARAMETERS, GEOJSON, ("collection_id",)),
+    Endpoint("/collections/{collection_id}/items/{item_id:path}", "GET", collection_item,
+             "One item (its id is the project's path); an old path redirects to the new one.",
+             (), GEOJSON, ("collection_id", "item_id")),
+    Endpoint("/search", "GET", search_get, "Search items across collections.",
+             SEARCH_PARAMETERS, GEOJSON),
+    Endpoint("/search", "POST", search_post,
+             "Search items across collections, parameters in a JSON body.", (), GEOJSON),
+)  # fmt: skip
+
+
+def stac_routes(extra: list[BaseRoute]) -> list[BaseRoute]:
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in ENDPOINTS:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    routes: list[BaseRoute] = []
+    for path, endpoints in by_path.items():
+        if len(endpoints) == 1:
+            routes.append(Route(path, endpoints[0].handler, methods=[endpoints[0].method]))
+        else:
+            handlers = {e.method: e.handler for e in endpoints}
+
+            async def dispatch(
+                request: Request, handlers: dict[str, Handler] = handlers
+            ) -> Response:
+                return await handlers[request.method](request)
+
+            routes.append(Route(path, dispatch, methods=list(handlers)))
+    return routes + extra

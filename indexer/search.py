@@ -1,0 +1,142 @@
+"""Item search as a typed request and a pure translation into the engine's query DSL.
+
+Every query sorts by ``properties.datetime`` (newest first), then by the document key, which
+is unique: a stable order that ``search_after`` pages through without gaps or repeats. The
+page token is that ``search_after`` value, opaque to clients (base64 of JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from indexer.errors import Invalid
+
+SORT: list[dict[str, Any]] = [
+    {"properties.datetime": {"order": "desc", "missing": "_last"}},
+    {"doc_key": {"order": "asc"}},
+]
+# What clients never see: labstac's own fields.
+HIDDEN = ["_acl", "labstac", "doc_key", "previous_ids"]
+
+
+@dataclass(frozen=True)
+class DatetimeRange:
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    collections: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    bbox: tuple[float, ...] | None = None
+    intersects: dict[str, Any] | None = None
+    datetime: DatetimeRange | None = None
+    limit: int = 10
+    token: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_token(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Invalid("token is not a page token this API gave") from None
+    if not isinstance(values, list) or len(values) != len(SORT):
+        raise Invalid("token is not a page token this API gave")
+    return values
+
+
+def _bbox_shape(bbox: tuple[float, ...]) -> dict[str, Any]:
+    west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
+    if west > east:  # across the antimeridian: two envelopes
+        return {
+            "type": "multipolygon",
+            "coordinates": [
+                [[[west, south], [180, south], [180, north], [west, north], [west, south]]],
+                [[[-180, south], [east, south], [east, north], [-180, north], [-180, south]]],
+            ],
+        }
+    return {"type": "envelope", "coordinates": [[west, north], [east, south]]}
+
+
+def _datetime_clause(window: DatetimeRange) -> dict[str, Any]:
+    """Items whose datetime falls in the window, or whose start..end range overlaps it."""
+    start = window.start.isoformat() if window.start else None
+    end = window.end.isoformat() if window.end else None
+    instant: dict[str, Any] = {}
+    if start:
+        instant["gte"] = start
+    if end:
+        instant["lte"] = end
+    ranged: list[dict[str, Any]] = []
+    if end:
+        ranged.append({"range": {"properties.start_datetime": {"lte": end}}})
+    if start:
+        ranged.append({"range": {"properties.end_datetime": {"gte": start}}})
+    return {
+        "bool": {
+            "should": [
+                {"range": {"properties.datetime": instant}},
+                {"bool": {"filter": [{"exists": {"field": "properties.start_datetime"}},
+                                     *ranged]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }  # fmt: skip
+
+
+def filters(request: SearchRequest, access: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every clause in filter context: the request's, and the caller's access filter."""
+    clauses: list[dict[str, Any]] = [access]
+    if request.collections:
+        clauses.append({"terms": {"collection": list(request.collections)}})
+    if request.ids:
+        clauses.append({"terms": {"id": list(request.ids)}})
+    if request.bbox is not None:
+        shape = _bbox_shape(request.bbox)
+        clauses.append({"geo_shape": {"geometry": {"shape": shape, "relation": "intersects"}}})
+    if request.intersects is not None:
+        clauses.append(
+            {"geo_shape": {"geometry": {"shape": request.intersects, "relation": "intersects"}}}
+        )
+    if request.datetime is not None:
+        clauses.append(_datetime_clause(request.datetime))
+    return clauses
+
+
+def search_body(request: SearchRequest, access: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": filters(request, access)}},
+        "sort": SORT,
+        "size": request.limit,
+        "track_total_hits": True,
+        "_source": {"excludes": HIDDEN},
+    }
+    if request.token:
+        body["search_after"] = decode_token(request.token)
+    return body
+
+
+def extent_body(collection: str, access: dict[str, Any]) -> dict[str, Any]:
+    """A collection's extent from the items this caller may see, and nothing else."""
+    return {
+        "size": 0,
+        "query": {"bool": {"filter": [access, {"term": {"collection": collection}}]}},
+        "aggs": {
+            "bounds": {"geo_bounds": {"field": "geometry"}},
+            "first": {"min": {"field": "properties.datetime"}},
+            "last": {"max": {"field": "properties.datetime"}},
+        },
+        "track_total_hits": True,
+    }

@@ -1,0 +1,399 @@
+"""The STAC API under uvicorn, on real OpenSearch, indexed from the simulated GitLab: what
+pystac-client, QGIS and STAC Browser use, and for each caller exactly what GitLab allows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from gitlab_sim.generator import generate
+from gitlab_sim.permissions import Caller, Oracle
+from gitlab_sim.server import SimulatorServer
+from gitlab_sim.world import World
+from opensearchpy import OpenSearch
+from pystac_client import Client
+from support import ApiServer, make_settings
+
+from indexer.categories import DEFAULT_CATEGORIES, categories_of
+from indexer.index_layout import ensure_index
+from indexer.runtime import IndexRuntime
+
+pytestmark = pytest.mark.services
+ROOT = "/api/v1/stac"
+
+
+@dataclass
+class Catalog:
+    world: World
+    sim: SimulatorServer
+    runtime: IndexRuntime
+    api: ApiServer
+
+    @property
+    def root(self) -> str:
+        return f"{self.api.url}{ROOT}"
+
+    def token(self, username: str, name: str = "main") -> str:
+        user = self.world.user_by_username[username]
+        return next(t.token for t in self.world.tokens if t.user_id == user.id and t.name == name)
+
+
+def index_world(world: World, sim: SimulatorServer, prefix: str) -> IndexRuntime:
+    admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == "admin-mode")
+    runtime = IndexRuntime(
+        make_settings(gitlab_url=sim.url, gitlab_token=admin, index_prefix=prefix)
+    )
+    ensure_index(runtime.engine, runtime.layout)
+    summary = runtime.rebuild().run()
+    assert summary.swapped and not summary.failed
+    return runtime
+
+
+@pytest.fixture
+def catalog(
+    start_api: Callable[..., ApiServer], opensearch_client: OpenSearch, redis_client: object
+) -> Iterator[Catalog]:
+    world = generate(seed=101, users=20, groups=12, projects=120)
+    with SimulatorServer(world) as sim:
+        prefix = f"t{uuid.uuid4().hex[:10]}"
+        runtime = index_world(world, sim, prefix)
+        api = start_api(runtime.settings)
+        yield Catalog(world, sim, runtime, api)
+        runtime.close()
+        opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
+        opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+
+
+def readable(world: World, token: str | None) -> set[tuple[str, int]]:
+    caller = Caller.with_token(world, world.token_by_value[token]) if token else Caller.anonymous()
+    oracle = Oracle(world, caller)
+    return {
+        (category.id, project.id)
+        for project in world.projects
+        if oracle.can_read_repository(project)
+        for category in categories_of(project.topics, DEFAULT_CATEGORIES)
+    }
+
+
+def walk(
+    client: httpx.Client, url: str, method: str = "GET", body: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every feature of a search, following next links (GET, or POST with merged bodies)."""
+    features: list[dict[str, Any]] = []
+    response = client.get(url) if method == "GET" else client.post(url, json=body)
+    while True:
+        assert response.status_code == 200, response.text
+        page = response.json()
+        features += page["features"]
+        following = next((link for link in page["links"] if link["rel"] == "next"), None)
+        if following is None:
+            return features
+        if following.get("method", "GET") == "POST":
+            merged = (
+                {**(body or {}), **following["body"]}
+                if following.get("merge")
+                else following["body"]
+            )
+            response = client.post(following["href"], json=merged)
+        else:
+            response = client.get(following["href"])
+
+
+def keys(features: list[dict[str, Any]], world: World) -> set[tuple[str, int]]:
+    return {(f["collection"], world.project_by_full_path[f["id"].lower()].id) for f in features}
+
+
+def test_pystac_client_opens_lists_and_searches(catalog: Catalog) -> None:
+    token = catalog.token("user1")  # an admin
+    client = Client.open(catalog.root, headers={"PRIVATE-TOKEN": token})
+    assert {c.id for c in client.get_collections()} == {c.id for c in DEFAULT_CATEGORIES}
+    everything = readable(catalog.world, token)
+    every_item = {
+        (i.collection_id, catalog.world.project_by_full_path[i.id.lower()].id)
+        for i in client.search(max_items=None, limit=17).items()
+    }
+    assert every_item == everything
+    search = client.search(collections=["ai-model", "dataset"], limit=7, method="GET")
+    pages = list(search.pages())
+    assert len(pages) >= 3
+    both = {key for key in everything if key[0] in ("ai-model", "dataset")}
+    assert {
+        (i.collection_id, catalog.world.project_by_full_path[i.id.lower()].id)
+        for page in pages
+        for i in page.items
+    } == both
+    post_pages = list(
+        client.search(collections=["ai-model", "dataset"], limit=7, method="POST").pages()
+    )
+    assert len(post_pages) == len(pages)
+    some = list(client.search(limit=3, max_items=3).items())
+    ids = client.search(ids=[i.id for i in some], max_items=None)
+    assert {i.id for i in ids.items()} == {i.id for i in some}
+
+
+def test_spatial_and_temporal_searches_match_the_index(
+    catalog: Catalog, opensearch_client: OpenSearch
+) -> None:
+    token = catalog.token("user1")
+    client = Client.open(catalog.root, headers={"PRIVATE-TOKEN": token})
+    alias = catalog.runtime.layout.read_alias
+    box = [-60, -30, 40, 40]
+    polygon = {
+        "type": "Polygon",
+        "coordinates": [[[-60, -30], [40, -30], [40, 40], [-60, 40], [-60, -30]]],
+    }
+
+    def index_ids(clause: dict[str, Any]) -> set[str]:
+        hits = opensearch_client.search(index=alias, body={"size": 10_000, "query": clause})[
+            "hits"
+        ]["hits"]
+        return {h["_id"] for h in hits}
+
+    def api_ids(search: Any) -> set[str]:
+        return {
+            f"{i.collection_id}:{catalog.world.project_by_full_path[i.id.lower()].id}"
+            for i in search.items()
+        }
+
+    spatial = index_ids({"geo_shape": {"geometry": {"shape": polygon, "relation": "intersects"}}})
+    assert spatial and len(spatial) < len(index_ids({"match_all": {}}))
+    assert api_ids(client.search(bbox=box, max_items=None, limit=20)) == spatial
+    assert api_ids(client.search(intersects=polygon, max_items=None, limit=20)) == spatial
+    window = "2026-03-01T00:00:00Z/2026-04-30T23:59:59Z"
+    in_time = index_ids(
+        {
+            "range": {
+                "properties.datetime": {
+                    "gte": "2026-03-01T00:00:00Z",
+                    "lte": "2026-04-30T23:59:59Z",
+                }
+            }
+        }
+    )
+    found = api_ids(client.search(datetime=window, max_items=None, limit=20))
+    assert in_time and in_time <= found  # items whose start..end range overlaps come too
+    open_ended = api_ids(
+        client.search(datetime="2026-03-01T00:00:00Z/..", max_items=None, limit=50)
+    )
+    assert found <= open_ended
+
+
+def test_each_caller_sees_exactly_what_gitlab_allows_through_every_page(catalog: Catalog) -> None:
+    world = catalog.world
+    callers: list[str | None] = [None]
+    for token in world.tokens:
+        user = world.user_by_id[token.user_id]
+        if token.name == "main" and user.state == "active" and len(callers) < 8:
+            callers.append(token.token)
+    with httpx.Client(timeout=30) as client:
+        for token in callers:
+            client.headers.clear()
+            if token:
+                client.headers["PRIVATE-TOKEN"] = token
+            got = keys(walk(client, f"{catalog.root}/search?limit=13"), world)
+            assert got == readable(world, token), f"caller {token and token[-6:]}"
+            posted = keys(walk(client, f"{catalog.root}/search", "POST", {"limit": 11}), world)
+            assert posted == got
+
+
+def test_a_renamed_project_is_found_at_its_new_path_and_the_old_one_redirects(
+    catalog: Catalog,
+) -> None:
+    world = catalog.world
+    project = next(
+        p
+        for p in world.projects
+        if p.visibility == "public"
+        and p.repository_access_level == "enabled"
+        and categories_of(p.topics, DEFAULT_CATEGORIES)
+    )
+    category = categories_of(project.topics, DEFAULT_CATEGORIES)[0]
+    old_path = world.project_full_path(project)
+    catalog.sim.changes.rename_project(project.id, f"{project.path}-renamed")
+    catalog.runtime.project_sync().sync(project.id)  # what the project_rename hook causes
+    catalog.runtime.engine.refresh(catalog.runtime.layout.read_alias)
+    new_path = world.project_full_path(project)
+    items = f"{catalog.root}/collections/{category.id}/items"
+    found = httpx.get(f"{items}/{new_path}")
+    assert found.status_code == 200 and found.json()["id"] == new_path
+    moved = httpx.get(f"{items}/{old_path}", follow_redirects=False)
+    assert moved.status_code == 308
+    assert moved.headers["location"] == f"{items}/{new_path}"
+    assert httpx.get(f"{items}/{old_path}", follow_redirects=True).json()["id"] == new_path
+
+
+def test_bad_requests_get_clear_errors(catalog: Catalog) -> None:
+    root = catalog.root
+    point = quote('{"type": "Point", "coordinates": [0, 0]}')
+    cases = {
+        "/search?bbox=1,2,3": (400, "bbox must be 4 or 6 numbers, not 3"),
+        f"/search?bbox=0,0,1,1&intersects={point}": (
+            400,
+            "bbox and intersects cannot be used together",
+        ),
+        "/search?datetime=yesterday": (400, "datetime: 'yesterday' is not an RFC 3339 date-time"),
+        "/search?datetime=2024-02-01T00:00:00Z/2024-01-01T00:00:00Z": (
+            400,
+            "datetime starts after it ends",
+        ),
+        "/search?limit=0": (400, "limit must be at least 1"),
+        "/search?token=garbage!": (400, "token is not a page token this API gave"),
+        "/search?filter=id%3D1": (400, "unknown parameter(s): filter"),
+        "/collections/no-such-thing": (404, "no collection no-such-thing"),
+        "/collections/no-such-thing/items": (404, "no collection no-such-thing"),
+        "/collections/dataset/items/no/such/item": (
+            404,
+            "no item no/such/item in collection dataset",
+        ),
+    }
+    for path, (status, description) in cases.items():
+        response = httpx.get(f"{root}{path}")
+        assert response.status_code == status, path
+        assert response.json()["description"] == description, path
+    big = httpx.get(f"{root}/search?limit=5000", headers={"PRIVATE-TOKEN": catalog.token("user1")})
+    assert big.status_code == 200 and big.json()["numberReturned"] <= 1000
+    assert httpx.get(f"{root}/search", headers={"PRIVATE-TOKEN": "glpat-nope"}).status_code == 401
+
+
+def test_an_item_the_caller_may_not_read_is_a_404(catalog: Catalog) -> None:
+    world = catalog.world
+    private = next(
+        p
+        for p in world.projects
+        if p.visibility == "private"
+        and p.repository_access_level == "enabled"
+        and categories_of(p.topics, DEFAULT_CATEGORIES)
+    )
+    category = categories_of(private.topics, DEFAULT_CATEGORIES)[0]
+    url = f"{catalog.root}/collections/{category.id}/items/{world.project_full_path(private)}"
+    hidden = httpx.get(url)
+    assert hidden.status_code == 404
+    assert hidden.json()["description"].startswith("no item")
+    assert httpx.get(url, headers={"PRIVATE-TOKEN": catalog.token("user1")}).status_code == 200
+
+
+def test_links_use_the_public_base_url_and_never_carry_the_token(catalog: Catalog) -> None:
+    token = catalog.token("user1")
+    response = httpx.get(
+        f"{catalog.root}/search?limit=2",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "stac.example.org",
+        },
+    )
+    page = response.json()
+    assert page["numberReturned"] == 2
+    hrefs = [link["href"] for link in page["links"]] + [
+        link["href"] for f in page["features"] for link in f["links"]
+    ]
+    assert any(href.startswith("https://stac.example.org/api/v1/stac/") for href in hrefs)
+    assert token not in response.text
+    browser = httpx.get(catalog.root, headers={"Origin": "https://radiantearth.github.io"})
+    assert browser.headers["access-control-allow-origin"] == "*"  # STAC Browser elsewhere
+
+
+def test_the_landing_page_conformance_and_openapi(catalog: Catalog) -> None:
+    landing = httpx.get(catalog.root).json()
+    rels = {(link["rel"], link.get("method")) for link in landing["links"]}
+    assert {
+        ("self", None),
+        ("conformance", None),
+        ("data", None),
+        ("search", "GET"),
+        ("search", "POST"),
+        ("service-desc", None),
+        ("service-doc", None),
+    } <= rels
+    assert "https://api.stacspec.org/v1.0.0/item-search" in landing["conformsTo"]
+    spec = httpx.get(f"{catalog.root}/api")
+    assert spec.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+    paths = spec.json()["paths"]
+    assert set(paths) == {
+        "/",
+        "/conformance",
+        "/collections",
+        "/collections/{collection_id}",
+        "/collections/{collection_id}/items",
+        "/collections/{collection_id}/items/{item_id}",
+        "/search",
+    }
+    assert {p["name"] for p in paths["/search"]["get"]["parameters"]} == {
+        "bbox",
+        "intersects",
+        "datetime",
+        "ids",
+        "collections",
+        "limit",
+        "token",
+    }
+    assert "<h1>labstac STAC API</h1>" in httpx.get(f"{catalog.root}/api.html").text
+
+
+def test_collection_extents_only_cover_what_the_caller_sees(catalog: Catalog) -> None:
+    anonymous = httpx.get(f"{catalog.root}/collections").json()["collections"]
+    admin = httpx.get(
+        f"{catalog.root}/collections", headers={"PRIVATE-TOKEN": catalog.token("user1")}
+    ).json()["collections"]
+    for mine, theirs in zip(anonymous, admin, strict=True):
+        assert mine["id"] == theirs["id"]
+        first, last = mine["extent"]["temporal"]["interval"][0]
+        all_first, all_last = theirs["extent"]["temporal"]["interval"][0]
+        if first:
+            assert all_first <= first and last <= all_last
+
+
+@pytest.mark.parametrize("seed", [102, 103, 104])
+def test_http_parity_on_more_worlds(
+    seed: int,
+    start_api: Callable[..., ApiServer],
+    opensearch_client: OpenSearch,
+    redis_client: object,
+) -> None:
+    world = generate(seed=seed, users=15, groups=10, projects=50)
+    world.admin_mode = seed == 103
+    with SimulatorServer(world) as sim:
+        prefix = f"t{uuid.uuid4().hex[:10]}"
+        runtime = index_world(world, sim, prefix)
+        try:
+            api = start_api(runtime.settings)
+            root = f"{api.url}{ROOT}"
+            usable = [
+                t.token
+                for t in world.tokens
+                if not t.revoked
+                and not world.expired(t.expires_at)
+                and world.user_by_id[t.user_id].state == "active"
+            ]
+            with httpx.Client(timeout=30) as client:
+                for token in [None, *usable[:10]]:
+                    client.headers.clear()
+                    if token:
+                        client.headers["PRIVATE-TOKEN"] = token
+                    got = keys(walk(client, f"{root}/search?limit=9"), world)
+                    assert got == readable(world, token), (
+                        f"seed {seed}, token {token and token[-6:]}"
+                    )
+        finally:
+            runtime.close()
+            opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
+            opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+
+
+def test_gitlab_unreachable_is_503_never_silently_anonymous(
+    start_api: Callable[..., ApiServer], redis_client: object
+) -> None:
+    api = start_api(make_settings(gitlab_url="http://127.0.0.1:9", gitlab_token="glpat-admin"))
+    root = f"{api.url}{ROOT}"
+    assert httpx.get(f"{root}/search").status_code == 200  # anonymous needs no GitLab
+    refused = httpx.get(f"{root}/search", headers={"PRIVATE-TOKEN": "glpat-some-user"}, timeout=30)
+    assert refused.status_code == 503
+    assert refused.json() == {
+        "code": "upstream_unavailable",
+        "description": "gitlab: not reachable",
+    }
