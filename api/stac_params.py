@@ -5,6 +5,7 @@ or a 400 that says which parameter is wrong and why."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,9 +53,14 @@ SEARCH_PARAMETERS = tuple(PARAMETERS)
 ITEMS_PARAMETERS = ("bbox", "datetime", "limit", "token")
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
 def _moment(text: str, name: str) -> datetime | None:
     if text in ("", ".."):
         return None
+    if not _RFC3339.match(text):
+        raise Invalid(f"{name}: '{text}' is not an RFC 3339 date-time")
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -85,9 +91,11 @@ def parse_datetime(value: Any) -> DatetimeRange | None:
     return DatetimeRange(start, end)
 
 
-def parse_bbox(value: Any) -> tuple[float, ...] | None:
+def parse_bbox(value: Any, from_query: bool) -> tuple[float, ...] | None:
     if value is None:
         return None
+    if isinstance(value, str) and not from_query:
+        raise Invalid("bbox must be a JSON array of 4 or 6 numbers")
     items = value.split(",") if isinstance(value, str) else value
     try:
         numbers = tuple(float(item) for item in items)
@@ -142,8 +150,13 @@ def parse_limit(value: Any) -> int:
 
 
 def parse_search(
-    values: dict[str, Any], allowed: tuple[str, ...] = SEARCH_PARAMETERS
+    values: dict[str, Any],
+    allowed: tuple[str, ...] = SEARCH_PARAMETERS,
+    *,
+    from_query: bool = True,
 ) -> SearchRequest:
+    """Parameters of a GET query string (lists comma-separated, geometry as JSON text), or,
+    with ``from_query=False``, of a POST body (JSON types)."""
     # An ignored parameter would answer a different question than the one asked.
     unknown = sorted(set(values) - set(allowed))
     if unknown:
@@ -151,7 +164,7 @@ def parse_search(
     request = SearchRequest(
         collections=_strings(values.get("collections"), "collections"),
         ids=_strings(values.get("ids"), "ids"),
-        bbox=parse_bbox(values.get("bbox")),
+        bbox=parse_bbox(values.get("bbox"), from_query),
         intersects=parse_intersects(values.get("intersects")),
         datetime=parse_datetime(values.get("datetime")),
         limit=parse_limit(values.get("limit")),

@@ -266,7 +266,7 @@ async def search_post(request: Request) -> Response:
         raise Invalid("the body is not JSON") from None
     if not isinstance(values, dict):
         raise Invalid("the body must be a JSON object")
-    page = await _page(request, parse_search(values))
+    page = await _page(request, parse_search(values, from_query=False))
     base = stac_base(request)
     page["links"].append(link("self", f"{base}/search", GEOJSON, method="POST"))
     token = page.pop("next_token", None)
