@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from gitlab_sim.server import SimulatorServer
 from opensearchpy import OpenSearch
 from redis import Redis
 from support import (
@@ -29,6 +30,8 @@ from support import (
     wait_until,
 )
 
+from indexer.index_layout import ensure_index
+from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
 from workers.app import create_celery_app
 
@@ -76,6 +79,37 @@ def redis_client() -> Iterator[Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+# ------------------------------------------------------------------ the index
+
+
+@pytest.fixture
+def make_runtime(
+    opensearch_client: OpenSearch, redis_client: Redis
+) -> Iterator[Callable[..., IndexRuntime]]:
+    """Index runtimes on their own index prefix, reading a simulated GitLab with its admin's
+    token; their indices and templates go after the test."""
+    made: list[IndexRuntime] = []
+
+    def make(sim: SimulatorServer, token_name: str = "main", **overrides: object) -> IndexRuntime:  # noqa: S107
+        world = sim.world
+        admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == token_name)
+        prefix = f"t{uuid.uuid4().hex[:10]}"
+        settings = make_settings(
+            gitlab_url=sim.url, gitlab_token=admin, index_prefix=prefix, **overrides
+        )
+        runtime = IndexRuntime(settings)
+        ensure_index(runtime.engine, runtime.layout)
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
+        prefix = runtime.settings.index_prefix
+        opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
+        opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
 
 
 # ---------------------------------------------------------------------- Celery

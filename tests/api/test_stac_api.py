@@ -3,7 +3,6 @@ pystac-client, QGIS and STAC Browser use, and for each caller exactly what GitLa
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from pystac_client import Client
 from support import ApiServer, make_settings
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of
-from indexer.index_layout import ensure_index
 from indexer.runtime import IndexRuntime
 
 pytestmark = pytest.mark.services
@@ -43,12 +41,9 @@ class Catalog:
         return next(t.token for t in self.world.tokens if t.user_id == user.id and t.name == name)
 
 
-def index_world(world: World, sim: SimulatorServer, prefix: str) -> IndexRuntime:
-    admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == "admin-mode")
-    runtime = IndexRuntime(
-        make_settings(gitlab_url=sim.url, gitlab_token=admin, index_prefix=prefix)
-    )
-    ensure_index(runtime.engine, runtime.layout)
+def indexed(make_runtime: Callable[..., IndexRuntime], sim: SimulatorServer) -> IndexRuntime:
+    # With Admin Mode on, only labstac's admin_mode token acts as admin.
+    runtime = make_runtime(sim, token_name="admin-mode")
     summary = runtime.rebuild().run()
     assert summary.swapped and not summary.failed
     return runtime
@@ -56,17 +51,12 @@ def index_world(world: World, sim: SimulatorServer, prefix: str) -> IndexRuntime
 
 @pytest.fixture
 def catalog(
-    start_api: Callable[..., ApiServer], opensearch_client: OpenSearch, redis_client: object
+    start_api: Callable[..., ApiServer], make_runtime: Callable[..., IndexRuntime]
 ) -> Iterator[Catalog]:
     world = generate(seed=101, users=20, groups=12, projects=120)
     with SimulatorServer(world) as sim:
-        prefix = f"t{uuid.uuid4().hex[:10]}"
-        runtime = index_world(world, sim, prefix)
-        api = start_api(runtime.settings)
-        yield Catalog(world, sim, runtime, api)
-        runtime.close()
-        opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
-        opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+        runtime = indexed(make_runtime, sim)
+        yield Catalog(world, sim, runtime, start_api(runtime.settings))
 
 
 def readable(world: World, token: str | None) -> set[tuple[str, int]]:
@@ -350,39 +340,27 @@ def test_collection_extents_only_cover_what_the_caller_sees(catalog: Catalog) ->
 
 @pytest.mark.parametrize("seed", [102, 103, 104])
 def test_http_parity_on_more_worlds(
-    seed: int,
-    start_api: Callable[..., ApiServer],
-    opensearch_client: OpenSearch,
-    redis_client: object,
+    seed: int, start_api: Callable[..., ApiServer], make_runtime: Callable[..., IndexRuntime]
 ) -> None:
     world = generate(seed=seed, users=15, groups=10, projects=50)
     world.admin_mode = seed == 103
     with SimulatorServer(world) as sim:
-        prefix = f"t{uuid.uuid4().hex[:10]}"
-        runtime = index_world(world, sim, prefix)
-        try:
-            api = start_api(runtime.settings)
-            root = f"{api.url}{ROOT}"
-            usable = [
-                t.token
-                for t in world.tokens
-                if not t.revoked
-                and not world.expired(t.expires_at)
-                and world.user_by_id[t.user_id].state == "active"
-            ]
-            with httpx.Client(timeout=30) as client:
-                for token in [None, *usable[:10]]:
-                    client.headers.clear()
-                    if token:
-                        client.headers["PRIVATE-TOKEN"] = token
-                    got = keys(walk(client, f"{root}/search?limit=9"), world)
-                    assert got == readable(world, token), (
-                        f"seed {seed}, token {token and token[-6:]}"
-                    )
-        finally:
-            runtime.close()
-            opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
-            opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+        runtime = indexed(make_runtime, sim)
+        root = f"{start_api(runtime.settings).url}{ROOT}"
+        usable = [
+            t.token
+            for t in world.tokens
+            if not t.revoked
+            and not world.expired(t.expires_at)
+            and world.user_by_id[t.user_id].state == "active"
+        ]
+        with httpx.Client(timeout=30) as client:
+            for token in [None, *usable[:10]]:
+                client.headers.clear()
+                if token:
+                    client.headers["PRIVATE-TOKEN"] = token
+                got = keys(walk(client, f"{root}/search?limit=9"), world)
+                assert got == readable(world, token), f"seed {seed}, token {token and token[-6:]}"
 
 
 def test_gitlab_unreachable_is_503_never_silently_anonymous(

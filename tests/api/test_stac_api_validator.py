@@ -8,17 +8,14 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
-from opensearchpy import OpenSearch
-from support import ApiServer, make_settings
+from support import ApiServer
 
-from indexer.index_layout import ensure_index
 from indexer.runtime import IndexRuntime
 
 pytestmark = pytest.mark.services
@@ -31,20 +28,16 @@ WORLD = {
 
 
 @pytest.fixture
-def live_api(start_api: Callable[..., ApiServer], opensearch_client: OpenSearch,
-             redis_client: object) -> Iterator[tuple[ApiServer, str]]:  # fmt: skip
+def live_api(
+    start_api: Callable[..., ApiServer], make_runtime: Callable[..., IndexRuntime]
+) -> Iterator[tuple[ApiServer, str]]:
     world = generate(seed=111, users=20, groups=12, projects=120)
     with SimulatorServer(world) as sim:
-        admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == "main")
-        prefix = f"t{uuid.uuid4().hex[:10]}"
-        runtime = IndexRuntime(make_settings(gitlab_url=sim.url, gitlab_token=admin,
-                                             index_prefix=prefix))  # fmt: skip
-        ensure_index(runtime.engine, runtime.layout)
+        runtime = make_runtime(sim)
         assert runtime.rebuild().run().swapped
-        yield start_api(runtime.settings), admin
-        runtime.close()
-        opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
-        opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+        token = runtime.settings.gitlab_token
+        assert token is not None
+        yield start_api(runtime.settings), token.get_secret_value()
 
 
 def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> None:

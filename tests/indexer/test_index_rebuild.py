@@ -8,8 +8,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from gitlab_sim.generator import generate
@@ -17,7 +16,7 @@ from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import DEVELOPER, Project, ProjectShare, RepoFile, World
 from index_checks import assert_index_equals_world, expected_documents
 from opensearchpy import OpenSearch
-from support import LABSTAC_BIN, make_settings, settings_env
+from support import LABSTAC_BIN, settings_env
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of
 from indexer.index_layout import ensure_index
@@ -40,17 +39,8 @@ def sim(world: World) -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture
-def runtime(
-    sim: SimulatorServer, opensearch_client: OpenSearch, redis_client: object
-) -> Iterator[IndexRuntime]:
-    admin = next(t.token for t in sim.world.tokens if t.user_id == 1 and t.name == "main")
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    settings = make_settings(gitlab_url=sim.url, gitlab_token=admin, index_prefix=prefix)
-    runtime = IndexRuntime(settings)
-    yield runtime
-    runtime.close()
-    opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
-    opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+def runtime(sim: SimulatorServer, make_runtime: Callable[..., IndexRuntime]) -> IndexRuntime:
+    return make_runtime(sim)
 
 
 def rebuild(runtime: IndexRuntime, concurrency: int = 8) -> ReindexSummary:

@@ -5,8 +5,7 @@ straight from the simulator's files, and validates."""
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,10 +17,8 @@ from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import Project, World
 from opensearchpy import OpenSearch
 from stac_validation import validation_errors
-from support import make_settings
 
 from indexer.categories import categories_of
-from indexer.index_layout import ensure_index
 from indexer.items import ItemBuilder
 from indexer.runtime import IndexRuntime
 from indexer.snapshot import ProjectSnapshot, TreeEntry
@@ -32,22 +29,14 @@ INTERNAL = ("doc_key", "labstac", "_acl")
 
 @pytest.fixture
 def indexed_world(
-    opensearch_client: OpenSearch, redis_client: object
+    make_runtime: Callable[..., IndexRuntime],
 ) -> Iterator[tuple[World, IndexRuntime, SimulatorServer]]:
     world = generate(seed=81, users=30, groups=20, projects=150)
     with SimulatorServer(world) as sim:
-        admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == "main")
-        prefix = f"t{uuid.uuid4().hex[:10]}"
-        runtime = IndexRuntime(
-            make_settings(gitlab_url=sim.url, gitlab_token=admin, index_prefix=prefix)
-        )
-        ensure_index(runtime.engine, runtime.layout)
+        runtime = make_runtime(sim)
         summary = runtime.rebuild().run()
         assert summary.swapped and not summary.failed
         yield world, runtime, sim
-        runtime.close()
-        opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
-        opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
 
 
 def snapshot_from_files(world: World, project: Project) -> ProjectSnapshot:

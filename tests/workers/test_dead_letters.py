@@ -4,7 +4,6 @@ counts and `labstac retry-dead` replays once the cause is gone."""
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,10 +11,10 @@ from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
 from opensearchpy import OpenSearch
 from redis import Redis
-from support import LABSTAC_BIN, WorkerProcess, make_settings, settings_env, wait_until
+from support import LABSTAC_BIN, WorkerProcess, settings_env, wait_until
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of
-from indexer.index_layout import IndexLayout, ensure_index
+from indexer.index_layout import IndexLayout
 from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
 from indexer.task_records import DEAD_LETTERS
@@ -31,17 +30,8 @@ def sim() -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture
-def settings(sim: SimulatorServer, opensearch_client: OpenSearch) -> Iterator[Settings]:
-    admin = next(t.token for t in sim.world.tokens if t.user_id == 1 and t.name == "main")
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    settings = make_settings(gitlab_url=sim.url, gitlab_token=admin, index_prefix=prefix,
-                             task_max_retries=1)  # fmt: skip
-    runtime = IndexRuntime(settings)
-    ensure_index(runtime.engine, runtime.layout)
-    runtime.close()
-    yield settings
-    opensearch_client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
-    opensearch_client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+def settings(sim: SimulatorServer, make_runtime: Callable[..., IndexRuntime]) -> Settings:
+    return make_runtime(sim, task_max_retries=1).settings
 
 
 def status(settings: Settings) -> str:
