@@ -168,6 +168,9 @@ async def collection(request: Request) -> Response:
 
 
 async def _page(request: Request, search: SearchRequest) -> dict[str, Any]:
+    unknown = [c for c in search.collections if _catalog(request).by_id(c) is None]
+    if unknown:
+        raise Invalid(f"unknown collection(s): {', '.join(unknown)}")
     body = search_body(search, await _access(request))
     result = await request.app.state.engine.search(request.app.state.read_alias, body)
     hits = result["hits"]["hits"]

@@ -234,6 +234,10 @@ def test_bad_requests_get_clear_errors(catalog: Catalog) -> None:
         "/search?limit=0": (400, "limit must be at least 1"),
         "/search?token=garbage!": (400, "token is not a page token this API gave"),
         "/search?filter=id%3D1": (400, "unknown parameter(s): filter"),
+        "/search?collections=dataset,no-such-thing": (
+            400,
+            "unknown collection(s): no-such-thing",
+        ),
         "/collections/no-such-thing": (404, "no collection no-such-thing"),
         "/collections/no-such-thing/items": (404, "no collection no-such-thing"),
         "/collections/dataset/items/no/such/item": (
