@@ -7,7 +7,7 @@ export VENV
 .PHONY: up down test lint venv services services-down services-status status help
 
 help:
-	@echo "make up               services + API + worker + beat, ready to use"
+	@echo "make up               services, demo GitLab, index, API, worker, beat: ready to search"
 	@echo "make down             stop everything make up started"
 	@echo "make test             ruff, mypy and the whole test suite on real services"
 	@echo "make services         start Redis and OpenSearch (installs what is missing)"
@@ -32,12 +32,11 @@ services-down:
 services-status:
 	@scripts/services.sh status
 
-up: venv services
+up: venv
 	@scripts/stack.sh up
 
 down:
 	@scripts/stack.sh down
-	@scripts/services.sh down
 
 status: venv
 	@scripts/stack.sh status

@@ -1,40 +1,56 @@
 #!/usr/bin/env bash
-# Starts or stops labstac's own processes (API, worker, beat) in the background, on top of
-# the services that scripts/services.sh runs. Used by `make up` and `make down`.
+# The whole labstac stack on one machine, for `make up` and `make down`: Redis and OpenSearch
+# (scripts/services.sh), the GitLab simulator serving the demo world, labstac's system hook
+# registered in it, a first `labstac reindex`, then the API, a worker and beat.
 #
 #   scripts/stack.sh up | down | status
 #
-# Settings come from the env file ENV_FILE (default var/labstac.env, written on first use).
+# Settings: the env file ENV_FILE (default var/labstac.env, written on first use, with a fresh
+# webhook secret); logs in LOG_DIR (var/log); pids in RUN_DIR (var/run). Ports: LABSTAC_PORT
+# (8000) for the API, DEMO_GITLAB_PORT (8090) for the demo GitLab. `down` stops what `up`
+# started, and only that (services that were already running stay).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 ENV_FILE=${ENV_FILE:-var/labstac.env}
 RUN_DIR=${RUN_DIR:-var/run}
 LOG_DIR=${LOG_DIR:-var/log}
-PROCESSES=(api worker beat)
+STATE_DIR=${STATE_DIR:-$PWD/var/state}
+API_PORT=${LABSTAC_PORT:-8000}
+GITLAB_PORT=${DEMO_GITLAB_PORT:-8090}
+PROCESSES=(beat worker api gitlab)
+DEMO_USERS=(root alice bob carol)
 
 say() { echo "stack: $*"; }
 die() { echo "stack: $*" >&2; exit 1; }
+
+demo_token() { echo "glpat-demo-$1-0123456789"; }
 
 write_env_file() {
   [ -f "$ENV_FILE" ] && return 0
   mkdir -p "$(dirname "$ENV_FILE")"
   local secret
   secret=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')
-  umask 077
-  cat >"$ENV_FILE" <<ENV
+  (
+    umask 077
+    cat >"$ENV_FILE" <<ENV
 # labstac settings for \`make up\` (written once; edit freely). See README.md, "Configuration".
-LABSTAC_GITLAB_URL=${LABSTAC_GITLAB_URL:-http://127.0.0.1:8090}
+# The demo GitLab is the simulator in tests/gitlab_sim; its admin token reads for labstac.
+LABSTAC_GITLAB_URL=http://127.0.0.1:$GITLAB_PORT
+LABSTAC_GITLAB_TOKEN=$(demo_token root)
 LABSTAC_WEBHOOK_SECRETS=$secret
 LABSTAC_OPENSEARCH_URL=http://127.0.0.1:${OPENSEARCH_PORT:-9200}
 LABSTAC_REDIS_URL=redis://127.0.0.1:${REDIS_PORT:-6379}/0
 LABSTAC_HOST=127.0.0.1
-LABSTAC_PORT=${LABSTAC_PORT:-8000}
-LABSTAC_STATE_DIR=$PWD/var/state
+LABSTAC_PORT=$API_PORT
+LABSTAC_STATE_DIR=$STATE_DIR
 LABSTAC_LOG_FORMAT=json
 ENV
+  )
   say "wrote $ENV_FILE"
 }
+
+env_value() { (set -a; . "$ENV_FILE"; set +a; eval "echo \"\${$1}\""); }
 
 pid_of() {
   local pidfile="$RUN_DIR/$1.pid"
@@ -46,41 +62,114 @@ start() {
   if pid_of "$name" >/dev/null; then say "$name already running (pid $(pid_of "$name"))"; return; fi
   (
     set -a; . "$ENV_FILE"; set +a
-    exec "$VENV/bin/labstac" "$@" >>"$LOG_DIR/$name.log" 2>&1
+    exec "$@" >>"$LOG_DIR/$name.log" 2>&1
   ) &
   echo $! >"$RUN_DIR/$name.pid"
 }
 
+wait_for() {
+  local what=$1 url=$2 name=$3 waited=0
+  until curl -sf -m 2 "$url" >/dev/null; do
+    sleep 0.5; waited=$((waited + 1))
+    pid_of "$name" >/dev/null || { tail -20 "$LOG_DIR/$name.log" >&2; die "$what exited; see $LOG_DIR/$name.log"; }
+    [ "$waited" -lt 120 ] || die "$what was not ready within 60 s; see $LOG_DIR/$name.log"
+  done
+}
+
+services_up() {
+  local service
+  : >"$RUN_DIR/services-started.new"
+  for service in redis opensearch; do
+    scripts/services.sh running "$service" || echo "$service" >>"$RUN_DIR/services-started.new"
+  done
+  scripts/services.sh up
+  # Remember what this stack started, for `down` (a second `up` adds nothing).
+  cat "$RUN_DIR/services-started.new" >>"$RUN_DIR/services-started"
+  rm -f "$RUN_DIR/services-started.new"
+}
+
 up() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
+  touch "$RUN_DIR/services-started"
   write_env_file
-  start api serve
-  start worker worker --concurrency 2
-  start beat beat
-  local port
-  port=$(set -a; . "$ENV_FILE"; echo "${LABSTAC_PORT:-8000}")
-  local waited=0
-  until curl -sf -m 2 "http://127.0.0.1:$port/readyz" >/dev/null; do
-    sleep 0.5; waited=$((waited + 1))
-    pid_of api >/dev/null || { tail -20 "$LOG_DIR/api.log" >&2; die "the API exited; see $LOG_DIR/api.log"; }
-    [ "$waited" -lt 120 ] || die "the API was not ready within 60 s; see $LOG_DIR/api.log"
-  done
-  say "API ready at http://127.0.0.1:$port (health /healthz, readiness /readyz, metrics /metrics)"
-  say "logs in $LOG_DIR, settings in $ENV_FILE"
+  services_up
+  local gitlab api secret
+  gitlab=$(env_value LABSTAC_GITLAB_URL)
+  api="http://127.0.0.1:$(env_value LABSTAC_PORT)"
+  secret=$(env_value LABSTAC_WEBHOOK_SECRETS | cut -d, -f1)
+
+  if ! pid_of gitlab >/dev/null; then
+    start gitlab "$VENV/bin/python" -c "import sys; sys.path.insert(0, 'tests'); \
+from gitlab_sim.__main__ import main; sys.exit(main(['serve', '--demo', '--port', '$GITLAB_PORT']))"
+    wait_for "the demo GitLab" "$gitlab/-/sim/health" gitlab
+    curl -sf -X POST "$gitlab/-/sim/hooks" -H 'Content-Type: application/json' \
+      -d "{\"kind\": \"system\", \"url\": \"$api/hooks/gitlab\", \"token\": \"$secret\",
+           \"push_events\": true, \"tag_push_events\": true, \"repository_update_events\": true}" \
+      >/dev/null || die "could not register labstac's system hook in the demo GitLab"
+    say "demo GitLab on $gitlab, labstac's system hook registered"
+    say "indexing the demo GitLab"
+    (set -a; . "$ENV_FILE"; set +a; "$VENV/bin/labstac" reindex) >>"$LOG_DIR/reindex.log" 2>&1 ||
+      { tail -20 "$LOG_DIR/reindex.log" >&2; die "labstac reindex failed; see $LOG_DIR/reindex.log"; }
+  fi
+  start api "$VENV/bin/labstac" serve
+  start worker "$VENV/bin/labstac" worker --concurrency 2
+  start beat "$VENV/bin/labstac" beat
+  wait_for "the API" "$api/readyz" api
+  explain "$api" "$gitlab"
+}
+
+explain() {
+  local api=$1 gitlab=$2 stac="$1/api/v1/stac"
+  cat <<EOF
+
+labstac is up.
+  STAC API      $stac   (OpenAPI page: $stac/api.html)
+  demo GitLab   $gitlab/api/v4
+  settings      $ENV_FILE
+  logs          $LOG_DIR/
+  stop with     make down
+
+Demo users (send the token as PRIVATE-TOKEN or Authorization: Bearer):
+  root    $(demo_token root)    admin: sees everything
+  alice   $(demo_token alice)   Developer of eo-lab: its internal and private projects too
+  bob     $(demo_token bob)     external user, Reporter of wine-co/wine-quality only
+  carol   $(demo_token carol)   signed in, in no group: public and internal projects
+  (no token: public projects only)
+
+Try it:
+
+# 1. How many items each caller sees
+\$ for who in "" alice bob carol root; do printf '%-6s' "\${who:-anon}"; curl -s -H "PRIVATE-TOKEN: \${who:+glpat-demo-\$who-0123456789}" "$stac/search?limit=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["numberMatched"], "items")'; done
+
+# 2. pystac-client: the AI models alice can read
+\$ $VENV/bin/python -c "from pystac_client import Client; c = Client.open('$stac', headers={'PRIVATE-TOKEN': '$(demo_token alice)'}); print(sorted(i.id for i in c.search(collections=['ai-model']).items()))"
+
+# 3. A change in GitLab, then a search that shows it: tag Sen1Floods11 as a tool too
+\$ curl -s -X PUT "$gitlab/-/sim/projects/2" -H 'Content-Type: application/json' -d '{"topics": ["sharinghub:dataset", "sharinghub:tools", "flood"]}' > /dev/null; sleep 3; curl -s -o /dev/null -w '%{http_code}\n' "$stac/collections/tools/items/eo-lab/data/sen1floods11"
+EOF
+}
+
+stop_pid() {
+  local name=$1 pid
+  if pid=$(pid_of "$name"); then
+    kill "$pid"
+    local waited=0
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do sleep 0.5; waited=$((waited + 1)); done
+    kill -9 "$pid" 2>/dev/null || true
+    say "$name stopped"
+  fi
+  rm -f "$RUN_DIR/$name.pid"
 }
 
 down() {
-  local name pid
-  for name in "${PROCESSES[@]}"; do
-    if pid=$(pid_of "$name"); then
-      kill "$pid"
-      local waited=0
-      while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do sleep 0.5; waited=$((waited + 1)); done
-      kill -9 "$pid" 2>/dev/null || true
-      say "$name stopped"
-    fi
-    rm -f "$RUN_DIR/$name.pid"
-  done
+  local name service
+  for name in "${PROCESSES[@]}"; do stop_pid "$name"; done
+  if [ -f "$RUN_DIR/services-started" ]; then
+    for service in $(sort -u "$RUN_DIR/services-started"); do
+      scripts/services.sh down "$service"
+    done
+    rm -f "$RUN_DIR/services-started"
+  fi
 }
 
 status() {

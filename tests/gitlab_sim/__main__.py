@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from gitlab_sim.demo import demo_world, fill_gitlab_url
 from gitlab_sim.faults import Faults
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="serve a world over GitLab's REST API v4")
     serve.add_argument("--world", type=Path, help="a world JSON file (default: generate one)")
+    serve.add_argument("--demo", action="store_true", help="serve the demo world of make up")
     serve.add_argument("--seed", type=int, default=1)
     serve.add_argument("--projects", type=int, default=50)
     serve.add_argument("--port", type=int, default=8090)
@@ -52,9 +54,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(world.projects)} projects in {time.perf_counter() - started:.1f}s"
         )
         return 0
-    world = World.load(args.world) if args.world else generate(args.seed, projects=args.projects)
+    if args.demo:
+        world = demo_world()
+    elif args.world:
+        world = World.load(args.world)
+    else:
+        world = generate(args.seed, projects=args.projects)
     world.admin_mode = world.admin_mode or args.admin_mode
     server = SimulatorServer(world, port=args.port, faults=Faults(latency_ms=args.latency_ms))
+    if args.demo:
+        fill_gitlab_url(world)
     print(f"GitLab simulator on {server.url}/api/v4 ({len(world.projects)} projects)", flush=True)
     server.serve_forever()
     return 0
