@@ -45,7 +45,11 @@ def create_app(settings: Settings) -> Starlette:
         celery = create_celery_app(settings)
         app.state.enqueuer = Enqueuer(celery, create_redis(settings), settings.task_queue)
         app.state.spool = Spool(settings.state_dir / "spool")
-        app.state.gitlab = GitLabHttp(str(settings.gitlab_url), settings.gitlab_timeout_seconds)
+        app.state.gitlab = GitLabHttp(
+            str(settings.gitlab_url),
+            settings.gitlab_timeout_seconds,
+            observe=metrics.observe_gitlab,
+        )
         admin = settings.gitlab_token.get_secret_value() if settings.gitlab_token else ""
         app.state.principals = CachedPrincipals(
             app.state.redis,

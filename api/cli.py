@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -310,3 +311,111 @@ def retry_dead(limit: int) -> None:
         app.close()
         redis.close()
     click.echo(f"replayed {replayed} dead letter(s); {left} left")
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option(
+    "--collection", "collections", multiple=True, help="Only this collection (repeatable)."
+)
+@click.option("--bbox", help="west,south,east,north")
+@click.option(
+    "--datetime", "when", help="An RFC 3339 instant or interval, e.g. 2024-01-01T00:00:00Z/.."
+)
+@click.option("--limit", default=20, show_default=True)
+@click.option(
+    "--as-token-env",
+    metavar="VAR",
+    help="See what the user whose GitLab token is in this environment variable sees.",
+)
+def search(  # noqa: PLR0917 - click passes every option by position
+    text: str | None,
+    collections: tuple[str, ...],
+    bbox: str | None,
+    when: str | None,
+    limit: int,
+    as_token_env: str | None,
+) -> None:
+    """Search the index from a terminal and print a table (for operators: everything, unless
+    --as-token-env names a variable holding a user's token). TEXT matches titles.
+
+    \b
+    Examples:
+      labstac search flood --collection ai-model
+      labstac search --bbox -10,35,30,60 --datetime 2024-01-01T00:00:00Z/..
+      USER_TOKEN=glpat-... labstac search --as-token-env USER_TOKEN
+    """
+    import os
+
+    from api.stac_params import parse_bbox, parse_datetime
+    from indexer.access_filter import MATCH_ALL, access_filter
+    from indexer.runtime import IndexRuntime
+    from indexer.search import SearchRequest, filters
+
+    settings = _settings()
+    runtime = IndexRuntime(settings)
+    try:
+        access = MATCH_ALL
+        if as_token_env:
+            token = os.environ.get(as_token_env)
+            if not token:
+                raise LabstacError(f"{as_token_env} is not set")
+            access = access_filter(
+                asyncio.run(_principal(settings, token)),
+                min_access_level=settings.min_access_level,
+                anonymous_access=settings.anonymous_access,
+            )
+        request = SearchRequest(
+            collections=collections,
+            bbox=parse_bbox(bbox, from_query=True),
+            datetime=parse_datetime(when),
+            limit=max(1, min(limit, 1000)),
+        )
+        clauses = filters(request, access)
+        if text:
+            clauses.append({"match": {"properties.title": {"query": text, "operator": "and"}}})
+        body = {
+            "query": {"bool": {"filter": clauses}},
+            "sort": [{"properties.datetime": "desc"}, {"doc_key": "asc"}],
+            "size": request.limit,
+            "track_total_hits": True,
+            "_source": [
+                "id",
+                "collection",
+                "properties.title",
+                "properties.datetime",
+                "_acl.visibility",
+            ],
+        }
+        result = runtime.engine.search(runtime.layout.read_alias, body)
+    except LabstacError as error:
+        click.echo(f"labstac: {error.description}", err=True)
+        sys.exit(1)
+    finally:
+        runtime.close()
+    hits = result["hits"]["hits"]
+    visibility = {0: "private", 10: "internal", 20: "public"}
+    rows = [("COLLECTION", "ID", "TITLE", "UPDATED", "VISIBILITY")]
+    for hit in hits:
+        item = hit["_source"]
+        rows.append((
+            item["collection"], item["id"], str(item["properties"].get("title", ""))[:40],
+            str(item["properties"].get("datetime", ""))[:10],
+            visibility.get(item.get("_acl", {}).get("visibility"), "?"),
+        ))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    click.echo(f"{len(hits)} of {result['hits']['total']['value']} item(s)")
+
+
+async def _principal(settings: Settings, token: str) -> Any:
+    from indexer.gitlab_http import GitLabHttp
+    from indexer.membership_resolver import MembershipResolver
+
+    http = GitLabHttp(str(settings.gitlab_url), settings.gitlab_timeout_seconds)
+    admin = settings.gitlab_token.get_secret_value() if settings.gitlab_token else ""
+    try:
+        return await MembershipResolver(http, admin).principal(token)
+    finally:
+        await http.close()

@@ -3,10 +3,17 @@ singleton, so tests can build several apps)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import contextlib
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
+
+from indexer.errors import LabstacError
+from indexer.task_records import DEAD_LETTERS
 
 # Request latencies of a search API: most answers well under a second.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -37,6 +44,40 @@ class ApiMetrics:
             registry=self.registry,
         )
 
+        self.gitlab_calls = Counter(
+            "labstac_gitlab_calls",
+            "Calls to GitLab's API from this process, by HTTP status (0: no answer).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.gitlab_latency = Histogram(
+            "labstac_gitlab_call_duration_seconds",
+            "Time GitLab took to answer a call from this process.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # Read at scrape time, from Redis and OpenSearch (shared by every process).
+        self.queue_depth = Gauge(
+            "labstac_queue_depth", "Tasks waiting in the queue.", registry=self.registry
+        )
+        self.index_documents = Gauge(
+            "labstac_index_documents", "Documents in the live index.", registry=self.registry
+        )
+        self.tasks_last_hour = Gauge(
+            "labstac_tasks_last_hour",
+            "Tasks that ended in the last hour, by outcome (done, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.dead_letters = Gauge(
+            "labstac_dead_letters", "Tasks that failed after their last retry.",
+            registry=self.registry,
+        )  # fmt: skip
+
+    def observe_gitlab(self, status: int, seconds: float) -> None:
+        self.gitlab_calls.labels(status=str(status)).inc()
+        self.gitlab_latency.observe(seconds)
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, method=method, status=str(status)).inc()
         self.latency.labels(route=route, method=method).observe(seconds)
@@ -46,5 +87,19 @@ class ApiMetrics:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    metrics: ApiMetrics = request.app.state.metrics
+    state = request.app.state
+    metrics: ApiMetrics = state.metrics
+    redis = state.redis
+    # The shared state is read when scraped; a backend that is down leaves the last value.
+    with contextlib.suppress(RedisError, OSError):
+        metrics.queue_depth.set(await redis.llen(state.settings.task_queue))
+        metrics.dead_letters.set(await redis.llen(DEAD_LETTERS))
+        now = int(time.time() // 60)
+        for outcome in ("done", "failed"):
+            keys = [f"labstac:task-stats:{outcome}:{minute}" for minute in range(now - 59, now + 1)]
+            values = await redis.mget(keys)
+            metrics.tasks_last_hour.labels(outcome=outcome).set(sum(int(v) for v in values if v))
+    with contextlib.suppress(LabstacError):
+        found = await state.engine.search(state.read_alias, {"size": 0, "track_total_hits": True})
+        metrics.index_documents.set(found["hits"]["total"]["value"])
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

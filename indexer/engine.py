@@ -227,6 +227,11 @@ class IndexEngine:
             results.append(_write_result(action, outcome))
         return results
 
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        with _translated():
+            result: dict[str, Any] = self._client.search(index=index, body=body)
+        return result
+
     def sources(self, index: str, doc_ids: list[str], source: list[str]) -> dict[str, Any]:
         """The given fields of the documents that exist among ``doc_ids``, by id."""
         if not doc_ids:

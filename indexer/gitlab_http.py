@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -24,13 +25,21 @@ MAX_WAIT_SECONDS = 10.0
 
 
 class GitLabHttp:
-    def __init__(self, base_url: str, timeout_seconds: float, *, attempts: int = MAX_ATTEMPTS):
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float,
+        *,
+        attempts: int = MAX_ATTEMPTS,
+        observe: Callable[[int, float], None] | None = None,
+    ):
         self._client = httpx.AsyncClient(
             base_url=f"{base_url.rstrip('/')}/api/v4",
             timeout=timeout_seconds,
             headers={"User-Agent": "labstac"},
         )
         self._attempts = attempts
+        self._observe = observe  # (status or 0 for no answer, seconds) of every call
         self.calls = 0  # GitLab calls made, for metrics and tests
 
     async def close(self) -> None:
@@ -58,22 +67,29 @@ class GitLabHttp:
     ) -> httpx.Response:
         for attempt in range(1, self._attempts + 1):
             self.calls += 1
+            started = time.perf_counter()
             try:
                 response = await self._client.get(
                     path, params=params, headers={"PRIVATE-TOKEN": token}
                 )
-            except httpx.TimeoutException as error:
+            except httpx.TransportError as error:
+                self._seen(0, started)
+                if not isinstance(error, httpx.TimeoutException):
+                    raise UpstreamUnavailable(SERVICE, "not reachable") from error
                 if attempt == self._attempts:
                     raise UpstreamUnavailable(SERVICE, "timed out") from error
                 await asyncio.sleep(_backoff(attempt))
                 continue
-            except httpx.TransportError as error:
-                raise UpstreamUnavailable(SERVICE, "not reachable") from error
+            self._seen(response.status_code, started)
             if response.status_code in RETRYABLE and attempt < self._attempts:
                 await asyncio.sleep(_wait(response, attempt))
                 continue
             return _checked(response)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _seen(self, status: int, started: float) -> None:
+        if self._observe is not None:
+            self._observe(status, time.perf_counter() - started)
 
 
 def _backoff(attempt: int) -> float:

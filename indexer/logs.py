@@ -47,6 +47,7 @@ def configure_logging(level: str, fmt: str) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # opensearch-py logs every HTTP call at INFO; our own lines already say what matters.
     logging.getLogger("opensearch").setLevel(max(root.level, logging.WARNING))
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "celery"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
