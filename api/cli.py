@@ -117,6 +117,10 @@ def beat() -> None:
     """Run the scheduler of the periodic tasks (heartbeat, access pass, reconcile).
 
     Run exactly one beat per deployment.
+
+    \b
+    Example:
+      LABSTAC_ACCESS_PASS_SECONDS=120 labstac beat
     """
     from workers.app import create_celery_app
 
@@ -134,9 +138,14 @@ def beat() -> None:
 
 @main.command()
 def status() -> None:
-    """Report OpenSearch, Redis, the task queue and the workers' last heartbeats.
+    """Report OpenSearch, Redis, the task queue, tasks done and failed, dead letters, the
+    hook spool, the last reconciles and the workers' last heartbeats.
 
     Exits 3 when OpenSearch or Redis cannot be reached.
+
+    \b
+    Example:
+      labstac status || echo "something is down"
     """
     settings = _settings()
     healthy = True
