@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from indexer.errors import UpstreamUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -46,10 +48,15 @@ class Spool:
         return self.directory / f"hooks-{os.getpid()}.jsonl"
 
     def append(self, entry: dict[str, Any]) -> None:
+        """Raises ``UpstreamUnavailable`` when the disk refuses the entry (full, read-only):
+        then the delivery cannot be accepted, and saying so (503) is better than losing it."""
         line = json.dumps(entry, separators=(",", ":")) + "\n"
-        with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            _write_synced(self._file, [line], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            with self._lock:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                _write_synced(self._file, [line], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        except OSError as error:
+            raise UpstreamUnavailable("spool", f"cannot write: {error.strerror}") from error
 
     def pending(self) -> int:
         if not self.directory.is_dir():

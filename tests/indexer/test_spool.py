@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from indexer.errors import UpstreamUnavailable
 from indexer.spool import Spool
 
 
@@ -58,3 +59,11 @@ def test_appends_are_durable_lines(tmp_path: Path) -> None:
     (path,) = tmp_path.iterdir()
     assert path.name == f"hooks-{os.getpid()}.jsonl"
     assert json.loads(path.read_text()) == {"event": "push", "tasks": [{"name": "t", "args": [1]}]}
+
+
+def test_a_disk_that_refuses_the_entry_is_said_not_hidden(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the spool folder should be")
+    with pytest.raises(UpstreamUnavailable) as caught:
+        Spool(blocked).append({"n": 1})
+    assert caught.value.description.startswith("spool: cannot write")
