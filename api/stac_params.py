@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from indexer.errors import Invalid
-from indexer.search import DatetimeRange, SearchRequest
+from indexer.search import SORTABLE, DatetimeRange, SearchRequest
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 10
@@ -47,10 +47,19 @@ PARAMETERS = {
         Parameter("limit", f"Items per page, 1 to {MAX_LIMIT} (larger values are clamped).",
                   {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}),
         Parameter("token", "The page token of a next link.", {"type": "string"}),
+        Parameter("sortby", "Sort order: fields with an optional + or - (descending), e.g. "
+                  "-datetime,+title. Sortable: " + ", ".join(sorted(k for k in SORTABLE
+                  if "." not in k)) + ".",
+                  {"type": "array", "items": {"type": "string"}}, True),
+        Parameter("fields", "Fields to include (name or +name) or exclude (-name), e.g. "
+                  "properties.title,-assets. id, type, stac_version, collection and links stay.",
+                  {"type": "array", "items": {"type": "string"}}, True),
+        Parameter("q", "Free text over title, description and keywords: any of the terms or "
+                  "phrases.", {"type": "array", "items": {"type": "string"}}, True),
     )
 }  # fmt: skip
 SEARCH_PARAMETERS = tuple(PARAMETERS)
-ITEMS_PARAMETERS = ("bbox", "datetime", "limit", "token")
+ITEMS_PARAMETERS = ("bbox", "datetime", "limit", "token", "sortby", "fields", "q")
 
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -135,6 +144,51 @@ def _strings(value: Any, name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
+def parse_sortby(value: Any) -> tuple[tuple[str, bool], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        specs = [(item.strip().lstrip("+-"), not item.strip().startswith("-"))
+                 for item in value.split(",") if item.strip()]  # fmt: skip
+    elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        specs = []
+        for entry in value:
+            direction = str(entry.get("direction", "asc")).lower()
+            if direction not in ("asc", "desc") or not isinstance(entry.get("field"), str):
+                raise Invalid("each sortby entry is {field, direction: asc or desc}")
+            specs.append((entry["field"], direction == "asc"))
+    else:
+        raise Invalid("sortby must be fields with + or -, or a list of {field, direction}")
+    unknown = [name for name, _ in specs if name not in SORTABLE]
+    if unknown:
+        sortable = ", ".join(sorted(k for k in SORTABLE if "." not in k))
+        raise Invalid(f"cannot sort by {', '.join(unknown)}; sortable fields: {sortable}")
+    return tuple(specs)
+
+
+def parse_fields(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if value is None:
+        return (), ()
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        include = tuple(i.lstrip("+") for i in items if not i.startswith("-"))
+        return include, tuple(i[1:] for i in items if i.startswith("-"))
+    if isinstance(value, dict):
+        wanted, unwanted = value.get("include") or [], value.get("exclude") or []
+        if all(isinstance(v, str) for v in [*wanted, *unwanted]):
+            return tuple(wanted), tuple(unwanted)
+    raise Invalid("fields must be names with + or -, or {include: [...], exclude: [...]}")
+
+
+def parse_q(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise Invalid("q must be text, or a list of terms")
+    return tuple(item.strip().strip('"') for item in items if item.strip())
+
+
 def parse_limit(value: Any) -> int:
     if value is None:
         return DEFAULT_LIMIT
@@ -169,7 +223,11 @@ def parse_search(
         datetime=parse_datetime(values.get("datetime")),
         limit=parse_limit(values.get("limit")),
         token=values.get("token") if isinstance(values.get("token"), str) else None,
+        sortby=parse_sortby(values.get("sortby")),
+        q=parse_q(values.get("q")),
     )
+    include, exclude = parse_fields(values.get("fields"))
+    request = replace(request, fields_include=include, fields_exclude=exclude)
     if request.bbox is not None and request.intersects is not None:
         raise Invalid("bbox and intersects cannot be used together")
     return request

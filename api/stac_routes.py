@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -30,7 +30,14 @@ from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
 from indexer.access_filter import access_filter
 from indexer.categories import Catalog, Category
 from indexer.errors import Invalid, NotFound
-from indexer.search import HIDDEN, SearchRequest, encode_token, extent_body, search_body
+from indexer.search import (
+    HIDDEN,
+    SearchRequest,
+    encode_token,
+    extent_body,
+    search_body,
+    select_fields,
+)
 
 STAC_VERSION = "1.1.0"
 CONFORMANCE = [
@@ -38,6 +45,10 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/collections",
     "https://api.stacspec.org/v1.0.0/ogcapi-features",
     "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
+    "https://api.stacspec.org/v1.0.0-rc.1/ogcapi-features#free-text",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -178,7 +189,7 @@ async def _page(request: Request, search: SearchRequest) -> dict[str, Any]:
     features = []
     for hit in hits:
         item = hit["_source"]
-        features.append({**item, "links": item_links(base, item)})
+        features.append(select_fields({**item, "links": item_links(base, item)}, search))
     page = {
         "type": "FeatureCollection",
         "features": features,
@@ -202,7 +213,7 @@ async def collection_items(request: Request) -> Response:
     category = _category(request)
     values = _query_values(request)
     search = parse_search(values, ITEMS_PARAMETERS)
-    search = SearchRequest(**{**search.__dict__, "collections": (category.id,)})
+    search = replace(search, collections=(category.id,))
     page = await _page(request, search)
     base = stac_base(request)
     url = f"{collection_url(base, category.id)}/items"

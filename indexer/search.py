@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,21 @@ SORT: list[dict[str, Any]] = [
     {"properties.datetime": {"order": "desc", "missing": "_last"}},
     {"doc_key": {"order": "asc"}},
 ]
+# Fields a client may sort by, as the names it uses and the index field behind each.
+SORTABLE = {
+    "id": "id",
+    "collection": "collection",
+    "datetime": "properties.datetime",
+    "start_datetime": "properties.start_datetime",
+    "end_datetime": "properties.end_datetime",
+    "created": "properties.created",
+    "updated": "properties.updated",
+    "title": "properties.title.keyword",
+}
+SORTABLE.update(
+    {f"properties.{k}": v for k, v in list(SORTABLE.items()) if v.startswith("properties.")}
+)
+TEXT_FIELDS = ["properties.title^3", "properties.description", "properties.keywords^2"]
 # What clients never see: labstac's own fields.
 HIDDEN = ["_acl", "labstac", "doc_key", "previous_ids"]
 
@@ -39,20 +54,34 @@ class SearchRequest:
     datetime: DatetimeRange | None = None
     limit: int = 10
     token: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    sortby: tuple[tuple[str, bool], ...] = ()  # (queryable field, ascending)
+    q: tuple[str, ...] = ()  # free-text terms or phrases, any of which may match
+    fields_include: tuple[str, ...] = ()
+    fields_exclude: tuple[str, ...] = ()
 
 
 def encode_token(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str) -> list[Any]:
+def sort_clause(request: SearchRequest) -> list[dict[str, Any]]:
+    """The request's order, ending in the unique document key so pages never overlap."""
+    if not request.sortby:
+        return SORT
+    clauses: list[dict[str, Any]] = [
+        {SORTABLE[name]: {"order": "asc" if ascending else "desc", "missing": "_last"}}
+        for name, ascending in request.sortby
+    ]
+    return [*clauses, {"doc_key": {"order": "asc"}}]
+
+
+def decode_token(token: str, expected: int = len(SORT)) -> list[Any]:
     try:
         padded = token + "=" * (-len(token) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise Invalid("token is not a page token this API gave") from None
-    if not isinstance(values, list) or len(values) != len(SORT):
+    if not isinstance(values, list) or len(values) != expected:
         raise Invalid("token is not a page token this API gave")
     return values
 
@@ -112,20 +141,77 @@ def filters(request: SearchRequest, access: dict[str, Any]) -> list[dict[str, An
         )
     if request.datetime is not None:
         clauses.append(_datetime_clause(request.datetime))
+    if request.q:
+        clauses.append(
+            {
+                "bool": {
+                    "should": [
+                        {
+                            "multi_match": {
+                                "query": term,
+                                "fields": TEXT_FIELDS,
+                                "type": "phrase" if " " in term.strip() else "best_fields",
+                                "operator": "and",
+                            }
+                        }
+                        for term in request.q
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
     return clauses
 
 
 def search_body(request: SearchRequest, access: dict[str, Any]) -> dict[str, Any]:
+    sort = sort_clause(request)
     body: dict[str, Any] = {
         "query": {"bool": {"filter": filters(request, access)}},
-        "sort": SORT,
+        "sort": sort,
         "size": request.limit,
         "track_total_hits": True,
         "_source": {"excludes": HIDDEN},
     }
     if request.token:
-        body["search_after"] = decode_token(request.token)
+        body["search_after"] = decode_token(request.token, len(sort))
     return body
+
+
+ALWAYS = ("type", "stac_version", "id", "collection", "links")
+
+
+def select_fields(item: dict[str, Any], request: SearchRequest) -> dict[str, Any]:
+    """The fields extension: only what was included (plus what identifies the item), without
+    what was excluded."""
+    if request.fields_include:
+        kept: dict[str, Any] = {key: item[key] for key in ALWAYS if key in item}
+        for path in request.fields_include:
+            _copy_path(item, kept, path.split("."))
+        item = kept
+    for path in request.fields_exclude:
+        if path not in ALWAYS:
+            _drop_path(item, path.split("."))
+    return item
+
+
+def _copy_path(source: dict[str, Any], target: dict[str, Any], parts: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if head not in source:
+        return
+    if not rest:
+        target[head] = source[head]
+    elif isinstance(source[head], dict):
+        _copy_path(source[head], target.setdefault(head, {}), rest)
+
+
+def _drop_path(item: dict[str, Any], parts: list[str]) -> None:
+    node: Any = item
+    for part in parts[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)
 
 
 def extent_body(collection: str, access: dict[str, Any]) -> dict[str, Any]:

@@ -325,6 +325,9 @@ def test_the_landing_page_conformance_and_openapi(catalog: Catalog) -> None:
         "collections",
         "limit",
         "token",
+        "sortby",
+        "fields",
+        "q",
     }
     assert "<h1>labstac STAC API</h1>" in httpx.get(f"{catalog.root}/api.html").text
 
@@ -379,3 +382,46 @@ def test_gitlab_unreachable_is_503_never_silently_anonymous(
         "code": "upstream_unavailable",
         "description": "gitlab: not reachable",
     }
+
+
+def test_sortby_fields_and_free_text_with_pystac_client(catalog: Catalog) -> None:
+    world = catalog.world
+    client = Client.open(catalog.root, headers={"PRIVATE-TOKEN": catalog.token("user1")})
+    for method in ("GET", "POST"):
+        by_title = [
+            i.properties["title"]
+            for i in client.search(
+                collections=["ai-model"], sortby="+title", limit=7, method=method
+            ).items()
+        ]
+        assert by_title == sorted(by_title) and len(by_title) > 7
+        newest = [
+            i.properties["datetime"]
+            for i in client.search(
+                sortby=[{"field": "properties.datetime", "direction": "desc"}],
+                limit=9,
+                max_items=40,
+                method=method,
+            ).items()
+        ]
+        assert newest == sorted(newest, reverse=True)
+    slim = next(
+        client.search(
+            fields={"include": ["properties.title"], "exclude": ["assets"]}, max_items=1
+        ).items_as_dicts()
+    )
+    assert set(slim) <= {"type", "stac_version", "id", "collection", "links", "properties"}
+    assert set(slim["properties"]) == {"title"}
+    everything = readable(world, catalog.token("user1"))
+    wanted = {key for key in everything if "flood" in world.project_by_id[key[1]].name.lower()}
+    with httpx.Client(headers={"PRIVATE-TOKEN": catalog.token("user1")}, timeout=30) as http:
+        found = keys(walk(http, f"{catalog.root}/search?q=flood&limit=7"), world)
+        posted = keys(
+            walk(http, f"{catalog.root}/search", "POST", {"q": ["flood"], "limit": 7}), world
+        )
+    assert found == posted
+    assert wanted <= found  # titles naming floods; descriptions and keywords may add more
+    assert found <= everything
+    bad = httpx.get(f"{catalog.root}/search?sortby=-stars")
+    assert bad.status_code == 400
+    assert bad.json()["description"].startswith("cannot sort by stars; sortable fields:")

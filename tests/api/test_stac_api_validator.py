@@ -44,8 +44,16 @@ def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> N
     api, token = live_api
     command = [VALIDATOR, "--root-url", f"{api.url}/api/v1/stac", "--collection", "dataset",
                "--geometry", json.dumps(WORLD), "--validate-pagination",
-               "--auth-bearer-token", token]  # fmt: skip
-    for conformance in ("core", "collections", "features", "item-search"):
+               "--auth-bearer-token", token,
+               "--fields-nested-property", "properties.title"]  # fmt: skip
+    for conformance in (
+        "core",
+        "collections",
+        "features",
+        "item-search",
+        "item-search#sort",
+        "features#sort",
+    ):
         command += ["--conformance", conformance]
     env = {**os.environ, "PYTHONPATH": str(OFFLINE)}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
