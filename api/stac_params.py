@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from indexer.cql2_filter import CRS84, filter_clause
 from indexer.errors import Invalid
 from indexer.search import SORTABLE, DatetimeRange, SearchRequest
 
@@ -56,10 +57,19 @@ PARAMETERS = {
                   {"type": "array", "items": {"type": "string"}}, True),
         Parameter("q", "Free text over title, description and keywords: any of the terms or "
                   "phrases.", {"type": "array", "items": {"type": "string"}}, True),
+        Parameter("filter", "A CQL2 filter over the queryables (see /queryables).",
+                  {"type": "string"}),
+        Parameter("filter-lang", "cql2-text (the default in a query string) or cql2-json "
+                  "(the default in a POST body).",
+                  {"type": "string", "enum": ["cql2-text", "cql2-json"]}),
+        Parameter("filter-crs", f"Only {CRS84}.", {"type": "string"}),
     )
 }  # fmt: skip
 SEARCH_PARAMETERS = tuple(PARAMETERS)
-ITEMS_PARAMETERS = ("bbox", "datetime", "limit", "token", "sortby", "fields", "q")
+ITEMS_PARAMETERS = (
+    "bbox", "datetime", "limit", "token", "sortby", "fields", "q", "filter", "filter-lang",
+    "filter-crs",
+)  # fmt: skip
 
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -228,6 +238,11 @@ def parse_search(
     )
     include, exclude = parse_fields(values.get("fields"))
     request = replace(request, fields_include=include, fields_exclude=exclude)
+    if values.get("filter") not in (None, ""):
+        lang = values.get("filter-lang") or ("cql2-text" if from_query else None)
+        request = replace(
+            request, filter=filter_clause(values["filter"], lang, values.get("filter-crs"))
+        )
     if request.bbox is not None and request.intersects is not None:
         raise Invalid("bbox and intersects cannot be used together")
     return request

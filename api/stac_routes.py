@@ -29,6 +29,7 @@ from api.stac_links import (
 from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
 from indexer.access_filter import access_filter
 from indexer.categories import Catalog, Category
+from indexer.cql2_filter import queryables_schema
 from indexer.errors import Invalid, NotFound
 from indexer.search import (
     HIDDEN,
@@ -49,6 +50,16 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
     "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
     "https://api.stacspec.org/v1.0.0-rc.1/ogcapi-features#free-text",
+    "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -95,6 +106,11 @@ async def landing(request: Request) -> Response:
         link("search", f"{base}/search", GEOJSON, method="POST"),
         link("service-desc", f"{base}/api", OPENAPI),
         link("service-doc", f"{base}/api.html", "text/html"),
+        link(
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            f"{base}/queryables",
+            "application/schema+json",
+        ),
     ]
     links += [
         link("child", collection_url(base, c.id), title=c.title)
@@ -261,6 +277,17 @@ async def collection_item(request: Request) -> Response:
 # ------------------------------------------------------------------ search
 
 
+async def queryables(request: Request) -> Response:
+    base = stac_base(request)
+    collection_id = request.path_params.get("collection_id")
+    if collection_id is not None:
+        _category(request)
+        url, title = f"{collection_url(base, collection_id)}/queryables", collection_id
+    else:
+        url, title = f"{base}/queryables", "labstac items"
+    return JSONResponse(queryables_schema(url, title), media_type="application/schema+json")
+
+
 async def search_get(request: Request) -> Response:
     values = _query_values(request)
     page = await _page(request, parse_search(values))
@@ -322,6 +349,11 @@ ENDPOINTS = (
     Endpoint("/collections/{collection_id}/items/{item_id:path}", "GET", collection_item,
              "One item (its id is the project's path); an old path redirects to the new one.",
              (), GEOJSON, ("collection_id", "item_id")),
+    Endpoint("/queryables", "GET", queryables,
+             "What a CQL2 filter may name, as JSON Schema.", (), "application/schema+json"),
+    Endpoint("/collections/{collection_id}/queryables", "GET", queryables,
+             "What a CQL2 filter on this collection may name.", (), "application/schema+json",
+             ("collection_id",)),
     Endpoint("/search", "GET", search_get, "Search items across collections.",
              SEARCH_PARAMETERS, GEOJSON),
     Endpoint("/search", "POST", search_post,

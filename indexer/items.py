@@ -21,6 +21,7 @@ import pystac
 
 from indexer.assets import build_assets, preview_asset, raw_url
 from indexer.categories import Catalog, Category
+from indexer.cql2_filter import TYPED_PROPERTIES
 from indexer.front_matter import first_doi, parse_readme
 from indexer.geometry import spatial_extent
 from indexer.snapshot import ProjectSnapshot
@@ -133,6 +134,7 @@ class ItemBuilder:
             extensions.add(SCI)
             links.append({"rel": "cite-as", "href": f"https://doi.org/{properties['sci:doi']}"})
         self._clean_dates(properties, project, warnings)
+        _clean_typed(properties, warnings)
 
         rules = [
             *((f"category {category.id} asset rule {n}", rule)
@@ -360,6 +362,24 @@ class ItemBuilder:
         if release.get("description"):
             asset["description"] = str(release["description"])[:2000]
         return asset
+
+
+def _clean_typed(properties: dict[str, Any], warnings: list[str]) -> None:
+    """Queryable properties the index types must have that type (a README may say anything)."""
+    for key, types in TYPED_PROPERTIES.items():
+        value = properties.get(key)
+        if value is None:
+            continue
+        scalar_list = isinstance(value, list) and all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+        )
+        right = (scalar_list if types == (list,) else
+                 isinstance(value, types) and not isinstance(value, bool))  # fmt: skip
+        if not right:
+            warnings.append(
+                f"{key} must be {'a list of values' if types == (list,) else types[0].__name__}"
+            )
+            del properties[key]
 
 
 def _as_list(value: Any, name: str, warnings: list[str]) -> list[Any]:

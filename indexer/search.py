@@ -58,6 +58,7 @@ class SearchRequest:
     q: tuple[str, ...] = ()  # free-text terms or phrases, any of which may match
     fields_include: tuple[str, ...] = ()
     fields_exclude: tuple[str, ...] = ()
+    filter: dict[str, Any] | None = None  # a CQL2 filter, already in the engine's DSL
 
 
 def encode_token(values: list[Any]) -> str:
@@ -141,6 +142,8 @@ def filters(request: SearchRequest, access: dict[str, Any]) -> list[dict[str, An
         )
     if request.datetime is not None:
         clauses.append(_datetime_clause(request.datetime))
+    if request.filter is not None:
+        clauses.append(request.filter)
     if request.q:
         clauses.append(
             {

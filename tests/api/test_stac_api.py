@@ -233,7 +233,7 @@ def test_bad_requests_get_clear_errors(catalog: Catalog) -> None:
         ),
         "/search?limit=0": (400, "limit must be at least 1"),
         "/search?token=garbage!": (400, "token is not a page token this API gave"),
-        "/search?filter=id%3D1": (400, "unknown parameter(s): filter"),
+        "/search?query=%7B%7D": (400, "unknown parameter(s): query"),
         "/search?collections=dataset,no-such-thing": (
             400,
             "unknown collection(s): no-such-thing",
@@ -315,6 +315,8 @@ def test_the_landing_page_conformance_and_openapi(catalog: Catalog) -> None:
         "/collections/{collection_id}",
         "/collections/{collection_id}/items",
         "/collections/{collection_id}/items/{item_id}",
+        "/collections/{collection_id}/queryables",
+        "/queryables",
         "/search",
     }
     assert {p["name"] for p in paths["/search"]["get"]["parameters"]} == {
@@ -328,6 +330,9 @@ def test_the_landing_page_conformance_and_openapi(catalog: Catalog) -> None:
         "sortby",
         "fields",
         "q",
+        "filter",
+        "filter-lang",
+        "filter-crs",
     }
     assert "<h1>labstac STAC API</h1>" in httpx.get(f"{catalog.root}/api.html").text
 
@@ -425,3 +430,76 @@ def test_sortby_fields_and_free_text_with_pystac_client(catalog: Catalog) -> Non
     bad = httpx.get(f"{catalog.root}/search?sortby=-stars")
     assert bad.status_code == 400
     assert bad.json()["description"].startswith("cannot sort by stars; sortable fields:")
+
+
+def test_cql2_filters_in_text_and_json(catalog: Catalog, opensearch_client: OpenSearch) -> None:
+    world = catalog.world
+    token = catalog.token("user1")
+    client = Client.open(catalog.root, headers={"PRIVATE-TOKEN": token})
+    everything = readable(world, token)
+    since = "2026-03-01T00:00:00Z"
+    wanted = {
+        key for key in everything
+        if key[0] == "dataset" and world.project_by_id[key[1]].last_activity_at >= since
+    }  # fmt: skip
+    text = f"collection = 'dataset' AND datetime >= TIMESTAMP('{since}')"
+    as_text = client.search(filter=text, filter_lang="cql2-text", max_items=None, limit=9)
+    assert wanted and keys([i.to_dict() for i in as_text.items()], world) == wanted
+    as_json = client.search(
+        filter={"op": "and", "args": [
+            {"op": "=", "args": [{"property": "collection"}, "dataset"]},
+            {"op": ">=", "args": [{"property": "datetime"}, {"timestamp": since}]},
+        ]},
+        filter_lang="cql2-json", max_items=None, limit=9,
+    )  # fmt: skip
+    assert keys([i.to_dict() for i in as_json.items()], world) == wanted
+    # both spellings of between seen in the wild: [prop, low, high] and [prop, [low, high]]
+    until = {"timestamp": "2100-01-01T00:00:00Z"}
+    dated = {"property": "datetime"}
+    for args in ([dated, {"timestamp": since}, until], [dated, [{"timestamp": since}, until]]):
+        between = {"op": "and", "args": [
+            {"op": "=", "args": [{"property": "collection"}, "dataset"]},
+            {"op": "between", "args": args},
+        ]}  # fmt: skip
+        found = client.search(filter=between, max_items=None, limit=9).items()
+        assert keys([i.to_dict() for i in found], world) == wanted
+
+    box = [[[-60, -30], [40, -30], [40, 40], [-60, 40], [-60, -30]]]
+    polygon = {"type": "Polygon", "coordinates": box}
+    spatial = {"op": "s_intersects", "args": [{"property": "geometry"}, polygon]}
+    hits = opensearch_client.search(index=catalog.runtime.layout.read_alias, body={
+        "size": 10_000,
+        "query": {"geo_shape": {"geometry": {"shape": polygon, "relation": "intersects"}}},
+    })["hits"]["hits"]  # fmt: skip
+    direct = {h["_id"] for h in hits}
+    found = {f"{i.collection_id}:{world.project_by_full_path[i.id.lower()].id}"
+             for i in client.search(filter=spatial, max_items=None).items()}  # fmt: skip
+    assert found == direct and found
+    after = client.search(filter=f"t_after(datetime, TIMESTAMP('{since}'))", max_items=None)
+    assert {i.properties["datetime"] > since for i in after.items()} == {True}
+
+
+def test_malformed_filters_are_400_saying_what_is_wrong(catalog: Catalog) -> None:
+    root = catalog.root
+    cases = {
+        "filter=title%20%3D": "filter is not valid CQL2",
+        "filter=stars%20%3E%203": "unknown property stars; queryables: id, collection",
+        "filter=id%3D'a'&filter-lang=sql": "filter-lang must be cql2-text or cql2-json",
+        "filter=id%3D'a'&filter-crs=EPSG:3857": "filter-crs must be",
+        "filter=s_crosses(geometry,POINT(1%201))": "the CQL2 operator",
+    }
+    for query, message in cases.items():
+        response = httpx.get(f"{root}/search?{query}")
+        assert response.status_code == 400, query
+        assert message in response.json()["description"], query
+    short = {"filter": {"op": "between", "args": [{"property": "datetime"}]}}
+    response = httpx.post(f"{root}/search", json=short)
+    assert response.status_code == 400
+    assert "arguments of the wrong shape" in response.json()["description"]
+    queryables = httpx.get(f"{root}/queryables")
+    assert queryables.headers["content-type"].startswith("application/schema+json")
+    names = set(queryables.json()["properties"])
+    assert {"datetime", "geometry", "collection", "title", "keywords"} <= names
+    assert not any(name.startswith("_") for name in names)
+    assert httpx.get(f"{root}/collections/dataset/queryables").status_code == 200
+    assert httpx.get(f"{root}/collections/nope/queryables").status_code == 404

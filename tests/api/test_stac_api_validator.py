@@ -53,6 +53,7 @@ def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> N
         "item-search",
         "item-search#sort",
         "features#sort",
+        "filter",
     ):
         command += ["--conformance", conformance]
     env = {**os.environ, "PYTHONPATH": str(OFFLINE)}
