@@ -376,9 +376,11 @@ def _clean_typed(properties: dict[str, Any], warnings: list[str]) -> None:
         right = (scalar_list if types == (list,) else
                  isinstance(value, types) and not isinstance(value, bool))  # fmt: skip
         if not right:
-            warnings.append(
-                f"{key} must be {'a list of values' if types == (list,) else types[0].__name__}"
-            )
+            wanted = (
+                "a list of values" if types == (list,) else
+                "a string" if types == (str,) else "a number"
+            )  # fmt: skip
+            warnings.append(f"{key} must be {wanted}")
             del properties[key]
 
 

@@ -221,6 +221,10 @@ def test_wrong_values_are_left_out_and_each_is_said() -> None:
     assert "extension 'bad' needs a schema URL" in warnings
     assert "'mlm' must be a mapping" in warnings
     assert "datetime is not an ISO 8601 date" in warnings
+    # queryables the index types: a wrong type is dropped rather than failing the indexing
+    assert "gsd must be a number" in warnings and "gsd" not in properties
+    assert "instruments must be a list of values" in warnings and "instruments" not in properties
+    assert "platform must be a string" in warnings and "platform" not in properties
     assert properties["datetime"] == "2024-05-06T07:08:09Z"
 
 
