@@ -12,6 +12,8 @@ from typing import Any
 
 from indexer.cql2_filter import CRS84, filter_clause
 from indexer.errors import Invalid
+from indexer.query_extension import OPERATORS as QUERY_OPERATORS
+from indexer.query_extension import query_clause
 from indexer.search import SORTABLE, DatetimeRange, SearchRequest
 
 MAX_LIMIT = 1000
@@ -63,12 +65,15 @@ PARAMETERS = {
                   "(the default in a POST body).",
                   {"type": "string", "enum": ["cql2-text", "cql2-json"]}),
         Parameter("filter-crs", f"Only {CRS84}.", {"type": "string"}),
+        Parameter("query", "The query extension, as JSON: queryable -> {operator: value}, "
+                  "operators " + ", ".join(QUERY_OPERATORS) + ". Prefer filter.",
+                  {"type": "string"}),
     )
 }  # fmt: skip
 SEARCH_PARAMETERS = tuple(PARAMETERS)
 ITEMS_PARAMETERS = (
     "bbox", "datetime", "limit", "token", "sortby", "fields", "q", "filter", "filter-lang",
-    "filter-crs",
+    "filter-crs", "query",
 )  # fmt: skip
 
 
@@ -243,6 +248,13 @@ def parse_search(
         request = replace(
             request, filter=filter_clause(values["filter"], lang, values.get("filter-crs"))
         )
+    if values.get("query") not in (None, "", {}):
+        clause = query_clause(values["query"])
+        if clause is not None:
+            both = [c for c in (request.filter, clause) if c is not None]
+            request = replace(
+                request, filter=both[0] if len(both) == 1 else {"bool": {"filter": both}}
+            )
     if request.bbox is not None and request.intersects is not None:
         raise Invalid("bbox and intersects cannot be used together")
     return request

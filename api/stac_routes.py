@@ -51,6 +51,8 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
     "https://api.stacspec.org/v1.0.0-rc.1/ogcapi-features#free-text",
     "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
+    "https://api.stacspec.org/v1.0.0/item-search#query",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#query",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",

@@ -91,6 +91,11 @@ def _field(node: Any) -> str:
     return name
 
 
+def queryable(name: str) -> tuple[str, dict[str, Any]]:
+    """The index field and JSON Schema of a queryable (``properties.`` prefix allowed)."""
+    return QUERYABLES[_field({"property": name})]
+
+
 def _value(node: Any) -> Any:
     if isinstance(node, dict):
         for key in ("timestamp", "date"):

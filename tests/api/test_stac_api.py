@@ -3,6 +3,7 @@ pystac-client, QGIS and STAC Browser use, and for each caller exactly what GitLa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -233,7 +234,7 @@ def test_bad_requests_get_clear_errors(catalog: Catalog) -> None:
         ),
         "/search?limit=0": (400, "limit must be at least 1"),
         "/search?token=garbage!": (400, "token is not a page token this API gave"),
-        "/search?query=%7B%7D": (400, "unknown parameter(s): query"),
+        "/search?cloudy=1": (400, "unknown parameter(s): cloudy"),
         "/search?collections=dataset,no-such-thing": (
             400,
             "unknown collection(s): no-such-thing",
@@ -333,6 +334,7 @@ def test_the_landing_page_conformance_and_openapi(catalog: Catalog) -> None:
         "filter",
         "filter-lang",
         "filter-crs",
+        "query",
     }
     assert "<h1>labstac STAC API</h1>" in httpx.get(f"{catalog.root}/api.html").text
 
@@ -479,6 +481,41 @@ def test_cql2_filters_in_text_and_json(catalog: Catalog, opensearch_client: Open
     assert {i.properties["datetime"] > since for i in after.items()} == {True}
 
 
+def front_matter_value(world: World, project_id: int, key: str) -> str | None:
+    readme = world.project_by_id[project_id].files.get("README.md")
+    found = re.search(rf"^{re.escape(key)}: (\S+)$", readme.content, re.M) if readme else None
+    return found.group(1) if found else None
+
+
+def test_query_extension_with_pystac_client(catalog: Catalog) -> None:
+    world = catalog.world
+    token = catalog.token("user1")
+    client = Client.open(catalog.root, headers={"PRIVATE-TOKEN": token})
+    datasets = {key for key in readable(world, token) if key[0] == "dataset"}
+    gsd = {key: int(front_matter_value(world, key[1], "gsd") or 0) for key in datasets}
+    platform = {key: front_matter_value(world, key[1], "platform") or "" for key in datasets}
+    expected = {
+        "fine": {k for k in datasets if 0 < gsd[k] <= 20},
+        "sentinel-coarse": {k for k in datasets if platform[k].startswith("sentinel-")
+                            and gsd[k] > 10},
+        "landsat": {k for k in datasets if platform[k] == "landsat-8"},
+        "not-2b": {k for k in datasets if platform[k] != "sentinel-2b"},
+    }  # fmt: skip
+    queries: dict[str, Any] = {
+        "fine": {"gsd": {"lte": 20}},
+        "sentinel-coarse": {"platform": {"startsWith": "sentinel-"}, "properties.gsd": {"gt": 10}},
+        "landsat": {"platform": {"in": ["landsat-8", "spot-7"]}},
+        "not-2b": {"platform": {"neq": "sentinel-2b"}},
+    }
+    for name, query in queries.items():
+        assert expected[name], name  # the world has such datasets, so the check means something
+        for method in ("GET", "POST"):
+            found = client.search(
+                collections=["dataset"], query=query, method=method, max_items=None, limit=9
+            )
+            assert keys(list(found.items_as_dicts()), world) == expected[name], (name, method)
+
+
 def test_malformed_filters_are_400_saying_what_is_wrong(catalog: Catalog) -> None:
     root = catalog.root
     cases = {
@@ -487,6 +524,13 @@ def test_malformed_filters_are_400_saying_what_is_wrong(catalog: Catalog) -> Non
         "filter=id%3D'a'&filter-lang=sql": "filter-lang must be cql2-text or cql2-json",
         "filter=id%3D'a'&filter-crs=EPSG:3857": "filter-crs must be",
         "filter=s_crosses(geometry,POINT(1%201))": "the CQL2 operator",
+        "query=gsd": "query is not JSON",
+        "query=%5B1%5D": "query must be an object",
+        'query={"gsd":{"near":1}}': "query.gsd: unknown operator near; operators: eq,",
+        'query={"stars":{"eq":1}}': "unknown property stars; queryables:",
+        'query={"gsd":{"startsWith":"1"}}': "query.gsd.startsWith applies to text",
+        'query={"gsd":{"in":[]}}': "query.gsd.in must be a non-empty list",
+        'query={"gsd":5}': "query.gsd must be an object of operators",
     }
     for query, message in cases.items():
         response = httpx.get(f"{root}/search?{query}")

@@ -45,7 +45,14 @@ def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> N
     command = [VALIDATOR, "--root-url", f"{api.url}/api/v1/stac", "--collection", "dataset",
                "--geometry", json.dumps(WORLD), "--validate-pagination",
                "--auth-bearer-token", token,
-               "--fields-nested-property", "properties.title"]  # fmt: skip
+               "--fields-nested-property", "properties.title",
+               # the generator gives datasets gsd 10/20/30/60 and a sentinel or landsat platform
+               "--query-comparison-field", "gsd", "--query-eq-value", "10",
+               "--query-neq-value", "10", "--query-lt-value", "30", "--query-lte-value", "20",
+               "--query-gt-value", "20", "--query-gte-value", "30",
+               "--query-substring-field", "platform", "--query-starts-with-value", "sentinel",
+               "--query-ends-with-value", "-8", "--query-contains-value", "tinel-2",
+               "--query-in-field", "keywords", "--query-in-values", "flood,crop"]  # fmt: skip
     for conformance in (
         "core",
         "collections",
@@ -54,6 +61,7 @@ def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> N
         "item-search#sort",
         "features#sort",
         "filter",
+        "item-search#query",
     ):
         command += ["--conformance", conformance]
     env = {**os.environ, "PYTHONPATH": str(OFFLINE)}

@@ -223,6 +223,12 @@ def _front_matter(
             f"  temporal: ['20{rng.randint(15, 22)}-01-01T00:00:00Z', "
             f"'20{rng.randint(23, 25)}-12-31T23:59:59Z']",
         ]
+    if "sharinghub:dataset" in topics:
+        # Derived from the title, not drawn from rng, so the rest of a seed's world is unchanged.
+        lines += [
+            f"gsd: {(10, 20, 30, 60)[len(title) % 4]}",
+            f"platform: {('sentinel-1a', 'sentinel-2b', 'landsat-8')[len(title) % 3]}",
+        ]
     if "sharinghub:aimodel" in topics:
         lines += [
             "models:",
