@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.auth import principal_of
+from api.collection_search import COLLECTION_SEARCH_PARAMETERS, matches, parse_collection_search
 from api.stac_links import (
     GEOJSON,
     OPENAPI,
@@ -53,6 +54,9 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
     "https://api.stacspec.org/v1.0.0/item-search#query",
     "https://api.stacspec.org/v1.0.0/ogcapi-features#query",
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search",
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/simple-query",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
@@ -140,6 +144,14 @@ async def conformance(request: Request) -> Response:
 
 
 async def _collection(request: Request, category: Category, base: str) -> dict[str, Any]:
+    return (await _collection_and_located(request, category, base))[0]
+
+
+async def _collection_and_located(
+    request: Request, category: Category, base: str
+) -> tuple[dict[str, Any], bool]:
+    """The collection as the caller sees it, and whether its bbox comes from located items
+    (rather than the whole-world default)."""
     engine = request.app.state.engine
     result = await engine.search(
         request.app.state.read_alias, extent_body(category.id, await _access(request))
@@ -178,15 +190,29 @@ async def _collection(request: Request, category: Category, base: str) -> dict[s
         ],
         "extent": {"spatial": {"bbox": [bbox]}, "temporal": {"interval": [[first, last]]}},
         "links": links,
-    }
+    }, bool(bounds)
 
 
 async def collections(request: Request) -> Response:
     base = stac_base(request)
-    found = [await _collection(request, c, base) for c in _catalog(request).categories]
+    values = _query_values(request)
+    search = parse_collection_search(values)
+    built = [await _collection_and_located(request, c, base) for c in _catalog(request).categories]
+    found = [doc for doc, located in built if matches(search, doc, located)]
+    page = found[search.offset : search.offset + search.limit]
+    url = f"{base}/collections"
+    links = [link("self", with_query(url, values)), link("root", base)]
+    if search.offset + search.limit < len(found):
+        links.append(
+            link("next", with_query(url, {**values, "token": search.offset + search.limit}))
+        )
+    if search.offset:
+        previous = max(search.offset - search.limit, 0)
+        links.append(link("prev", with_query(url, {**values, "token": previous})))
     return JSONResponse(
-        {"collections": found, "links": [link("self", f"{base}/collections"), link("root", base)]}
-    )
+        {"collections": page, "links": links,
+         "numberMatched": len(found), "numberReturned": len(page)}
+    )  # fmt: skip
 
 
 async def collection(request: Request) -> Response:
@@ -342,7 +368,9 @@ ENDPOINTS = (
     Endpoint("/", "GET", landing, "The landing page: links to everything else."),
     Endpoint("/conformance", "GET", conformance, "The conformance classes this API implements."),
     Endpoint("/collections", "GET", collections,
-             "The collections (categories), with extents of what the caller may see."),
+             "The collections (categories), with extents of what the caller may see; "
+             "searchable by q, bbox and datetime (against those extents), a page at a time.",
+             COLLECTION_SEARCH_PARAMETERS),
     Endpoint("/collections/{collection_id}", "GET", collection, "One collection.",
              path_parameters=("collection_id",)),
     Endpoint("/collections/{collection_id}/items", "GET", collection_items,

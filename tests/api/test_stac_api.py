@@ -352,6 +352,73 @@ def test_collection_extents_only_cover_what_the_caller_sees(catalog: Catalog) ->
             assert all_first <= first and last <= all_last
 
 
+def test_collection_search_by_text_place_and_time_a_page_at_a_time(catalog: Catalog) -> None:
+    headers = {"PRIVATE-TOKEN": catalog.token("user1")}
+    url = f"{catalog.root}/collections"
+    listing = httpx.get(url, headers=headers).json()
+    every = {c["id"]: c for c in listing["collections"]}
+    assert set(every) == {c.id for c in DEFAULT_CATEGORIES}
+    assert listing["numberMatched"] == listing["numberReturned"] == len(every)
+
+    def ids(params: dict[str, Any]) -> set[str]:
+        response = httpx.get(url, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return {c["id"] for c in response.json()["collections"]}
+
+    def meets(extent: dict[str, Any], west: float, south: float, east: float, north: float) -> bool:
+        w, s, e, n = extent["spatial"]["bbox"][0]
+        return w <= east and west <= e and s <= north and south <= n
+
+    # where a readable dataset lies, per its README: the dataset collection is found there
+    world = catalog.world
+    readmes = [
+        world.project_by_id[key[1]].files["README.md"].content
+        for key in sorted(readable(world, catalog.token("user1")))
+        if key[0] == "dataset" and "README.md" in world.project_by_id[key[1]].files
+    ]
+    located = next(readme for readme in readmes if "  spatial: [" in readme)
+    spatial = located.split("  spatial: [", 1)[1].split("]", 1)[0]
+    box = [float(v) for v in spatial.split(",")]
+    found = ids({"bbox": ",".join(map(str, box))})
+    assert "dataset" in found
+    assert found == {i for i, c in every.items() if meets(c["extent"], *box)}
+    assert ids({"bbox": "-10,-89,10,-85"}) == set()  # no project in Antarctica's interior
+    assert ids({"q": "dataset"}) == {"dataset"}
+    assert ids({"q": "no-such-word,dataset"}) == {"dataset"}  # any of the terms
+    assert ids({"q": "no-such-word"}) == set()
+    since = "2026-01-01T00:00:00Z"
+    recent = {
+        i for i, c in every.items() if (c["extent"]["temporal"]["interval"][0][1] or "") >= since
+    }
+    assert ids({"datetime": f"{since}/.."}) == recent
+
+    pages, next_url, seen = 0, f"{url}?limit=2", []
+    while next_url:
+        body = httpx.get(next_url, headers=headers).json()
+        assert body["numberMatched"] == len(every) and body["numberReturned"] <= 2
+        seen += [c["id"] for c in body["collections"]]
+        next_url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+        pages += 1
+    assert seen == list(every) and pages == -(-len(every) // 2)
+
+    client = Client.open(catalog.root, headers=headers)
+    assert {c.id for c in client.collection_search(q="model").collections()} == {
+        i
+        for i, c in every.items()
+        if "model" in (c["title"] + " " + c["description"]).lower().split()
+        or "model" in c["keywords"]
+    }
+    for query, message in {
+        "cloudy=1": "unknown parameter(s): cloudy",
+        "bbox=1,2": "bbox must be 4 or 6 numbers",
+        "token=abc": "token must be the token of a next link",
+        "datetime=yesterday": "datetime",
+    }.items():
+        response = httpx.get(f"{url}?{query}")
+        assert response.status_code == 400, query
+        assert message in response.json()["description"], query
+
+
 @pytest.mark.parametrize("seed", [102, 103, 104])
 def test_http_parity_on_more_worlds(
     seed: int, start_api: Callable[..., ApiServer], make_runtime: Callable[..., IndexRuntime]
