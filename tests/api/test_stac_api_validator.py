@@ -1,6 +1,8 @@
 """stac-api-validator, the STAC community's conformance checker, against the live API on a
-real index: core, collections, features and item-search, with pagination. It validates
-every object against the STAC JSON schemas, served offline from tests/fixtures."""
+real index: core, collections, features, item-search and its extensions, with pagination.
+It validates every object against the STAC JSON schemas, served offline from
+tests/fixtures. Then schemathesis fuzzes every operation of the API's own OpenAPI document:
+no 5xx, and no response that the document does not describe."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from indexer.runtime import IndexRuntime
 pytestmark = pytest.mark.services
 OFFLINE = Path(__file__).resolve().parent.parent / "fixtures" / "offline-schemas"
 VALIDATOR = str(Path(sys.executable).parent / "stac-api-validator")
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 WORLD = {
     "type": "Polygon",
     "coordinates": [[[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]],
@@ -69,4 +72,20 @@ def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> N
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-8000:]
     assert "Errors: none" in report, report[-8000:]
+    assert token not in report
+
+
+def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
+    live_api: tuple[ApiServer, str],
+) -> None:
+    api, token = live_api
+    command = [SCHEMATHESIS, "run", f"{api.url}/api/v1/stac/api",
+               "--checks", "not_a_server_error,response_schema_conformance,"
+               "status_code_conformance,content_type_conformance",
+               "--header", f"PRIVATE-TOKEN: {token}",
+               "--max-examples", "30", "--seed", "20261127", "--no-color"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report[-8000:]
+    assert " passed" in report and " failed" not in report, report[-8000:]
     assert token not in report
