@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.stac_params import parse_bbox, parse_datetime, parse_limit, parse_q
+from api.stac_params import (
+    DEFAULT_LIMIT,
+    parse_bbox,
+    parse_datetime,
+    parse_limit,
+    parse_q,
+    refuse_unknown,
+)
 from indexer.errors import Invalid
 from indexer.search import DatetimeRange
 
@@ -22,14 +29,12 @@ class CollectionSearch:
     bbox: tuple[float, ...] | None = None
     datetime: DatetimeRange | None = None
     q: tuple[str, ...] = ()
-    limit: int = 10
+    limit: int = DEFAULT_LIMIT
     offset: int = 0
 
 
 def parse_collection_search(values: dict[str, str]) -> CollectionSearch:
-    unknown = sorted(set(values) - set(COLLECTION_SEARCH_PARAMETERS))
-    if unknown:
-        raise Invalid(f"unknown parameter(s): {', '.join(unknown)}")
+    refuse_unknown(values, COLLECTION_SEARCH_PARAMETERS)
     token = values.get("token", "0")
     if not token.isdigit():
         raise Invalid("token must be the token of a next link")

@@ -218,6 +218,13 @@ def parse_limit(value: Any) -> int:
     return min(limit, MAX_LIMIT)
 
 
+def refuse_unknown(values: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    # An ignored parameter would answer a different question than the one asked.
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise Invalid(f"unknown parameter(s): {', '.join(unknown)}")
+
+
 def parse_search(
     values: dict[str, Any],
     allowed: tuple[str, ...] = SEARCH_PARAMETERS,
@@ -226,10 +233,7 @@ def parse_search(
 ) -> SearchRequest:
     """Parameters of a GET query string (lists comma-separated, geometry as JSON text), or,
     with ``from_query=False``, of a POST body (JSON types)."""
-    # An ignored parameter would answer a different question than the one asked.
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise Invalid(f"unknown parameter(s): {', '.join(unknown)}")
+    refuse_unknown(values, allowed)
     request = SearchRequest(
         collections=_strings(values.get("collections"), "collections"),
         ids=_strings(values.get("ids"), "ids"),
@@ -248,13 +252,12 @@ def parse_search(
         request = replace(
             request, filter=filter_clause(values["filter"], lang, values.get("filter-crs"))
         )
-    if values.get("query") not in (None, "", {}):
+    if values.get("query") not in (None, ""):
         clause = query_clause(values["query"])
+        if clause is not None and request.filter is not None:
+            clause = {"bool": {"filter": [request.filter, clause]}}
         if clause is not None:
-            both = [c for c in (request.filter, clause) if c is not None]
-            request = replace(
-                request, filter=both[0] if len(both) == 1 else {"bool": {"filter": both}}
-            )
+            request = replace(request, filter=clause)
     if request.bbox is not None and request.intersects is not None:
         raise Invalid("bbox and intersects cannot be used together")
     return request
