@@ -143,20 +143,21 @@ async def conformance(request: Request) -> Response:
 # ------------------------------------------------------------- collections
 
 
-async def _collection(request: Request, category: Category, base: str) -> dict[str, Any]:
-    return (await _collection_and_located(request, category, base))[0]
+async def _extents(request: Request, categories: list[Category]) -> dict[str, dict[str, Any]]:
+    """Per collection id, the extent aggregations of what the caller may see (absent for a
+    collection with no such item)."""
+    engine = request.app.state.engine
+    body = extent_body([c.id for c in categories], await _access(request))
+    result = await engine.search(request.app.state.read_alias, body)
+    buckets = result.get("aggregations", {}).get("by_collection", {}).get("buckets", [])
+    return {bucket["key"]: bucket for bucket in buckets}
 
 
-async def _collection_and_located(
-    request: Request, category: Category, base: str
+def _collection(
+    request: Request, category: Category, base: str, aggregations: dict[str, Any]
 ) -> tuple[dict[str, Any], bool]:
     """The collection as the caller sees it, and whether its bbox comes from located items
     (rather than the whole-world default)."""
-    engine = request.app.state.engine
-    result = await engine.search(
-        request.app.state.read_alias, extent_body(category.id, await _access(request))
-    )
-    aggregations = result.get("aggregations", {})
     bounds = aggregations.get("bounds", {}).get("bounds")
     bbox = [-180.0, -90.0, 180.0, 90.0]
     if bounds:
@@ -197,7 +198,9 @@ async def collections(request: Request) -> Response:
     base = stac_base(request)
     values = _query_values(request)
     search = parse_collection_search(values)
-    built = [await _collection_and_located(request, c, base) for c in _catalog(request).categories]
+    categories = list(_catalog(request).categories)
+    extents = await _extents(request, categories)
+    built = [_collection(request, c, base, extents.get(c.id, {})) for c in categories]
     found = [doc for doc, located in built if matches(search, doc, located)]
     page = found[search.offset : search.offset + search.limit]
     url = f"{base}/collections"
@@ -216,7 +219,10 @@ async def collections(request: Request) -> Response:
 
 
 async def collection(request: Request) -> Response:
-    return JSONResponse(await _collection(request, _category(request), stac_base(request)))
+    category = _category(request)
+    extents = await _extents(request, [category])
+    found, _ = _collection(request, category, stac_base(request), extents.get(category.id, {}))
+    return JSONResponse(found)
 
 
 # ------------------------------------------------------------------- items

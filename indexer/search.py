@@ -217,15 +217,20 @@ def _drop_path(item: dict[str, Any], parts: list[str]) -> None:
         node.pop(parts[-1], None)
 
 
-def extent_body(collection: str, access: dict[str, Any]) -> dict[str, Any]:
-    """A collection's extent from the items this caller may see, and nothing else."""
+def extent_body(collections: list[str], access: dict[str, Any]) -> dict[str, Any]:
+    """The extents of these collections from the items this caller may see, and nothing
+    else: one bucket per collection that has such items, in one request."""
     return {
         "size": 0,
-        "query": {"bool": {"filter": [access, {"term": {"collection": collection}}]}},
+        "query": {"bool": {"filter": [access, {"terms": {"collection": collections}}]}},
         "aggs": {
-            "bounds": {"geo_bounds": {"field": "geometry"}},
-            "first": {"min": {"field": "properties.datetime"}},
-            "last": {"max": {"field": "properties.datetime"}},
+            "by_collection": {
+                "terms": {"field": "collection", "size": max(len(collections), 1)},
+                "aggs": {
+                    "bounds": {"geo_bounds": {"field": "geometry"}},
+                    "first": {"min": {"field": "properties.datetime"}},
+                    "last": {"max": {"field": "properties.datetime"}},
+                },
+            }
         },
-        "track_total_hits": True,
     }
