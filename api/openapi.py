@@ -58,7 +58,8 @@ def document(base: str) -> dict[str, Any]:
             operation["requestBody"] = {
                 "content": {"application/json": {"schema": {
                     "type": "object",
-                    "properties": {name: spec.schema for name, spec in PARAMETERS.items()},
+                    "properties": {name: spec.body_schema or spec.schema
+                                   for name, spec in PARAMETERS.items()},
                 }}}
             }  # fmt: skip
         if "item_id" in endpoint.path_parameters:

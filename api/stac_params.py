@@ -12,6 +12,7 @@ from typing import Any
 
 from indexer.cql2_filter import CRS84, filter_clause
 from indexer.errors import Invalid
+from indexer.fields_extension import FieldSelection
 from indexer.query_extension import OPERATORS as QUERY_OPERATORS
 from indexer.query_extension import query_clause
 from indexer.search import SORTABLE, DatetimeRange, SearchRequest
@@ -30,6 +31,7 @@ class Parameter:
     description: str
     schema: dict[str, Any]
     style_form_explode_false: bool = False  # comma-separated lists in a query string
+    body_schema: dict[str, Any] | None = None  # in a POST body, when it differs from GET's
 
 
 PARAMETERS = {
@@ -53,21 +55,32 @@ PARAMETERS = {
         Parameter("sortby", "Sort order: fields with an optional + or - (descending), e.g. "
                   "-datetime,+title. Sortable: " + ", ".join(sorted(k for k in SORTABLE
                   if "." not in k)) + ".",
-                  {"type": "array", "items": {"type": "string"}}, True),
+                  {"type": "array", "items": {"type": "string"}}, True,
+                  {"oneOf": [{"type": "string"}, {"type": "array", "items": {
+                      "type": "object", "required": ["field"],
+                      "properties": {"field": {"type": "string"},
+                                     "direction": {"type": "string", "enum": ["asc", "desc"]}}}
+                  }]}),
         Parameter("fields", "Fields to include (name or +name) or exclude (-name), e.g. "
-                  "properties.title,-assets. id, type, stac_version, collection and links stay.",
-                  {"type": "array", "items": {"type": "string"}}, True),
+                  "properties.title,-assets. type, stac_version, id and links stay. Empty: "
+                  "the smallest valid item; only exclusions: the whole item without them.",
+                  {"type": "array", "items": {"type": "string"}}, True,
+                  {"type": "object", "additionalProperties": False, "properties": {
+                      "include": {"type": "array", "items": {"type": "string"}, "nullable": True},
+                      "exclude": {"type": "array", "items": {"type": "string"}, "nullable": True},
+                  }}),
         Parameter("q", "Free text over title, description and keywords: any of the terms or "
                   "phrases.", {"type": "array", "items": {"type": "string"}}, True),
         Parameter("filter", "A CQL2 filter over the queryables (see /queryables).",
-                  {"type": "string"}),
+                  {"type": "string"}, body_schema={"oneOf": [{"type": "object"},
+                                                            {"type": "string"}]}),
         Parameter("filter-lang", "cql2-text (the default in a query string) or cql2-json "
                   "(the default in a POST body).",
                   {"type": "string", "enum": ["cql2-text", "cql2-json"]}),
         Parameter("filter-crs", f"Only {CRS84}.", {"type": "string"}),
         Parameter("query", "The query extension, as JSON: queryable -> {operator: value}, "
                   "operators " + ", ".join(QUERY_OPERATORS) + ". Prefer filter.",
-                  {"type": "string"}),
+                  {"type": "string"}, body_schema={"type": "object"}),
     )
 }  # fmt: skip
 SEARCH_PARAMETERS = tuple(PARAMETERS)
@@ -181,18 +194,28 @@ def parse_sortby(value: Any) -> tuple[tuple[str, bool], ...]:
     return tuple(specs)
 
 
-def parse_fields(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if value is None:
-        return (), ()
-    if isinstance(value, str):
-        items = [item.strip() for item in value.split(",") if item.strip()]
-        include = tuple(i.lstrip("+") for i in items if not i.startswith("-"))
-        return include, tuple(i[1:] for i in items if i.startswith("-"))
-    if isinstance(value, dict):
-        wanted, unwanted = value.get("include") or [], value.get("exclude") or []
-        if all(isinstance(v, str) for v in [*wanted, *unwanted]):
-            return tuple(wanted), tuple(unwanted)
-    raise Invalid("fields must be names with + or -, or {include: [...], exclude: [...]}")
+def parse_fields(values: dict[str, Any], from_query: bool) -> FieldSelection | None:
+    if "fields" not in values:
+        return None
+    value = values["fields"]
+    if from_query and isinstance(value, str):
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        included = [n.lstrip("+") for n in names if not n.startswith("-")]
+        excluded = tuple(n[1:] for n in names if n.startswith("-"))
+        # Only exclusions take them from the whole item; anything else from the default set.
+        whole_item = bool(excluded) and not included
+        return FieldSelection(None if whole_item else tuple(included), excluded)
+    if not from_query and isinstance(value, dict) and not set(value) - {"include", "exclude"}:
+        include, exclude = value.get("include"), value.get("exclude") or []
+        if all(isinstance(v, str) for v in [*(include or []), *exclude]) and all(
+            isinstance(v, list | None) for v in (include, value.get("exclude"))
+        ):
+            # A missing include list differs from an empty one: see indexer/fields_extension.
+            whole_item = "include" not in value and bool(exclude)
+            return FieldSelection(None if whole_item else tuple(include or ()), tuple(exclude))
+    raise Invalid(
+        "fields must be names with + or - (GET), or {include: [names], exclude: [names]} (POST)"
+    )
 
 
 def parse_q(value: Any) -> tuple[str, ...]:
@@ -245,8 +268,7 @@ def parse_search(
         sortby=parse_sortby(values.get("sortby")),
         q=parse_q(values.get("q")),
     )
-    include, exclude = parse_fields(values.get("fields"))
-    request = replace(request, fields_include=include, fields_exclude=exclude)
+    request = replace(request, fields=parse_fields(values, from_query))
     if values.get("filter") not in (None, ""):
         lang = values.get("filter-lang") or ("cql2-text" if from_query else None)
         request = replace(

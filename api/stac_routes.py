@@ -38,7 +38,6 @@ from indexer.search import (
     encode_token,
     extent_body,
     search_body,
-    select_fields,
 )
 
 STAC_VERSION = "1.1.0"
@@ -48,6 +47,8 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/ogcapi-features",
     "https://api.stacspec.org/v1.0.0/item-search",
     "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0/item-search#fields",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
     "https://api.stacspec.org/v1.0.0-rc.1/item-search#free-text",
     "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
     "https://api.stacspec.org/v1.0.0-rc.1/ogcapi-features#free-text",
@@ -239,7 +240,8 @@ async def _page(request: Request, search: SearchRequest) -> dict[str, Any]:
     features = []
     for hit in hits:
         item = hit["_source"]
-        features.append(select_fields({**item, "links": item_links(base, item)}, search))
+        item = {**item, "links": item_links(base, item)}
+        features.append(search.fields.apply(item) if search.fields else item)
     page = {
         "type": "FeatureCollection",
         "features": features,

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from indexer.errors import Invalid
+from indexer.fields_extension import FieldSelection
 
 SORT: list[dict[str, Any]] = [
     {"properties.datetime": {"order": "desc", "missing": "_last"}},
@@ -56,8 +57,7 @@ class SearchRequest:
     token: str | None = None
     sortby: tuple[tuple[str, bool], ...] = ()  # (queryable field, ascending)
     q: tuple[str, ...] = ()  # free-text terms or phrases, any of which may match
-    fields_include: tuple[str, ...] = ()
-    fields_exclude: tuple[str, ...] = ()
+    fields: FieldSelection | None = None  # None: whole items
     filter: dict[str, Any] | None = None  # a CQL2 filter, already in the engine's DSL
 
 
@@ -178,43 +178,6 @@ def search_body(request: SearchRequest, access: dict[str, Any]) -> dict[str, Any
     if request.token:
         body["search_after"] = decode_token(request.token, len(sort))
     return body
-
-
-ALWAYS = ("type", "stac_version", "id", "collection", "links")
-
-
-def select_fields(item: dict[str, Any], request: SearchRequest) -> dict[str, Any]:
-    """The fields extension: only what was included (plus what identifies the item), without
-    what was excluded."""
-    if request.fields_include:
-        kept: dict[str, Any] = {key: item[key] for key in ALWAYS if key in item}
-        for path in request.fields_include:
-            _copy_path(item, kept, path.split("."))
-        item = kept
-    for path in request.fields_exclude:
-        if path not in ALWAYS:
-            _drop_path(item, path.split("."))
-    return item
-
-
-def _copy_path(source: dict[str, Any], target: dict[str, Any], parts: list[str]) -> None:
-    head, rest = parts[0], parts[1:]
-    if head not in source:
-        return
-    if not rest:
-        target[head] = source[head]
-    elif isinstance(source[head], dict):
-        _copy_path(source[head], target.setdefault(head, {}), rest)
-
-
-def _drop_path(item: dict[str, Any], parts: list[str]) -> None:
-    node: Any = item
-    for part in parts[:-1]:
-        if not isinstance(node, dict) or part not in node:
-            return
-        node = node[part]
-    if isinstance(node, dict):
-        node.pop(parts[-1], None)
 
 
 def extent_body(collections: list[str], access: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
+from gitlab_sim.world import Project, World
 from support import ApiServer
 
 from indexer.runtime import IndexRuntime
@@ -35,12 +36,31 @@ def live_api(
     start_api: Callable[..., ApiServer], make_runtime: Callable[..., IndexRuntime]
 ) -> Iterator[tuple[ApiServer, str]]:
     world = generate(seed=111, users=20, groups=12, projects=120)
+    _make_newest_dataset_located_with_files(world)
     with SimulatorServer(world) as sim:
         runtime = make_runtime(sim)
         assert runtime.rebuild().run().swapped
         token = runtime.settings.gitlab_token
         assert token is not None
         yield start_api(runtime.settings), token.get_secret_value()
+
+
+def _make_newest_dataset_located_with_files(world: World) -> None:
+    """The validator's fields checks read the first dataset item's geometry and assets and
+    take a null geometry or empty assets for missing fields. Items of projects without an
+    extent or files are right to have them, so put one with both first (newest)."""
+    located = [
+        p for p in world.projects
+        if "sharinghub:dataset" in p.topics and "spatial:" in _readme(p)
+        and any(path.endswith((".tif", ".csv")) for path in p.files)
+    ]  # fmt: skip
+    assert located, "the seed must give at least one dataset with an extent and files"
+    located[0].last_activity_at = "2026-12-31T12:00:00.000Z"
+
+
+def _readme(project: Project) -> str:
+    readme = project.files.get("README.md")
+    return readme.content if readme else ""
 
 
 def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> None:
@@ -62,6 +82,8 @@ def test_stac_api_validator_finds_no_error(live_api: tuple[ApiServer, str]) -> N
         "features",
         "item-search",
         "item-search#sort",
+        "item-search#fields",
+        "features#fields",
         "features#sort",
         "filter",
         "item-search#query",

@@ -1,0 +1,92 @@
+"""The STAC API fields extension: which parts of each item a search returns.
+
+``FieldSelection.include`` is ``None`` when the client named no field to include, and ``()``
+when it asked for fields but left both lists empty; the two differ:
+
+- no ``fields`` at all: the whole item;
+- ``fields`` with nothing in it (``?fields=``, ``{}``, null or empty lists): the default set,
+  the smallest valid STAC item (DEFAULT_SET);
+- includes: what identifies the item (IDENTITY) plus what was included;
+- only excludes (``?fields=-geometry``, ``{"exclude": [...]}``): the whole item without them;
+- an empty include list with excludes: the default set without them.
+
+A field both included and excluded stays (include wins, as stac-fastapi and
+stac-api-validator expect), and an include inside an excluded object survives it:
+``-properties,+properties.title`` returns the title and no other property.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+IDENTITY = ("type", "stac_version", "id", "links")
+DEFAULT_SET = (
+    *IDENTITY,
+    "collection",
+    "geometry",
+    "bbox",
+    "assets",
+    "properties.datetime",
+    "properties.start_datetime",
+    "properties.end_datetime",
+)
+
+
+@dataclass(frozen=True)
+class FieldSelection:
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+    def apply(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The selected parts of ``item``, which it may change: pass one built for this
+        response (search hits are)."""
+        if self.include is None:
+            selected = item
+        else:
+            selected = _project(item, [*IDENTITY, *self.include] if self.include else DEFAULT_SET)
+        included = set(self.include or ())
+        dropped = [p for p in self.exclude if p not in included and p not in IDENTITY]
+        # Includes inside an excluded object, taken before any drop can reach them.
+        survivors = _project(
+            item, [p for p in included if any(p.startswith(f"{d}.") for d in dropped)]
+        )
+        for path in dropped:
+            _drop(selected, path.split("."))
+        _merge(selected, survivors)
+        return selected
+
+
+def _project(item: dict[str, Any], paths: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for path in paths:
+        _copy(item, kept, path.split("."))
+    return kept
+
+
+def _copy(source: dict[str, Any], target: dict[str, Any], parts: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if head not in source:
+        return  # asking for a field an item lacks is not an error (the extension says so)
+    if not rest:
+        target[head] = source[head]
+    elif isinstance(source[head], dict):
+        _copy(source[head], target.setdefault(head, {}), rest)
+
+
+def _drop(item: dict[str, Any], parts: list[str]) -> None:
+    node: Any = item
+    for part in parts[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
