@@ -28,9 +28,9 @@ from api.stac_links import (
     with_query,
 )
 from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
+from indexer import queryables as queryable_fields
 from indexer.access_filter import access_filter
 from indexer.categories import Catalog, Category
-from indexer.cql2_filter import queryables_schema
 from indexer.errors import Invalid, NotFound
 from indexer.search import (
     HIDDEN,
@@ -314,14 +314,26 @@ async def collection_item(request: Request) -> Response:
 
 
 async def queryables(request: Request) -> Response:
+    """The core queryables and those of the extensions that the items this caller may see
+    (in this collection, if one is named) use."""
     base = stac_base(request)
     collection_id = request.path_params.get("collection_id")
+    scope = [await _access(request)]
     if collection_id is not None:
         _category(request)
+        scope.append({"term": {"collection": collection_id}})
         url, title = f"{collection_url(base, collection_id)}/queryables", collection_id
     else:
         url, title = f"{base}/queryables", "labstac items"
-    return JSONResponse(queryables_schema(url, title), media_type="application/schema+json")
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": scope}},
+        "aggs": {"extensions": {"terms": {"field": "stac_extensions", "size": 200}}},
+    }
+    result = await request.app.state.engine.search(request.app.state.read_alias, body)
+    used = [bucket["key"] for bucket in result["aggregations"]["extensions"]["buckets"]]
+    document = queryable_fields.schema(url, title, queryable_fields.in_use(used))
+    return JSONResponse(document, media_type="application/schema+json")
 
 
 async def search_get(request: Request) -> Response:

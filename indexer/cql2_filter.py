@@ -11,47 +11,10 @@ from typing import Any
 import cql2
 
 from indexer.errors import Invalid
+from indexer.queryables import ALL as QUERYABLES
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
-# Queryable name -> (index field, JSON Schema of its values).
-QUERYABLES: dict[str, tuple[str, dict[str, Any]]] = {
-    "id": ("id", {"type": "string", "description": "The project's full path"}),
-    "collection": ("collection", {"type": "string"}),
-    "geometry": ("geometry", {"$ref": "https://geojson.org/schema/Geometry.json"}),
-    "datetime": ("properties.datetime", {"type": "string", "format": "date-time"}),
-    "start_datetime": ("properties.start_datetime", {"type": "string", "format": "date-time"}),
-    "end_datetime": ("properties.end_datetime", {"type": "string", "format": "date-time"}),
-    "created": ("properties.created", {"type": "string", "format": "date-time"}),
-    "updated": ("properties.updated", {"type": "string", "format": "date-time"}),
-    "title": ("properties.title.keyword", {"type": "string"}),
-    "description": ("properties.description.keyword", {"type": "string"}),
-    "keywords": ("properties.keywords", {"type": "array", "items": {"type": "string"}}),
-    "license": ("properties.license", {"type": "string"}),
-    "platform": ("properties.platform", {"type": "string"}),
-    "constellation": ("properties.constellation", {"type": "string"}),
-    "mission": ("properties.mission", {"type": "string"}),
-    "instruments": ("properties.instruments", {"type": "array", "items": {"type": "string"}}),
-    "gsd": ("properties.gsd", {"type": "number", "exclusiveMinimum": 0}),
-    "eo:cloud_cover": (
-        "properties.eo:cloud_cover",
-        {"type": "number", "minimum": 0, "maximum": 100},
-    ),
-}
-# The queryables a README can set, and the JSON types the index takes for each: a value of
-# another type is left out of the item (with a warning) rather than failing its indexing.
-TYPED_PROPERTIES = {
-    "platform": (str,),
-    "constellation": (str,),
-    "mission": (str,),
-    "instruments": (list,),
-    "gsd": (int, float),
-    "eo:cloud_cover": (int, float),
-    "license": (str,),
-    "keywords": (list,),
-    "title": (str,),
-    "description": (str,),
-}
 _ALIASES = {f"properties.{name}": name for name in QUERYABLES}
 _RELATIONS = {
     "s_intersects": "intersects",
@@ -218,14 +181,3 @@ def filter_clause(value: Any, lang: str | None, crs: str | None) -> dict[str, An
         # cql2 accepts shapes this translator does not expect; that is the
         # caller's filter being unusable here, not a server fault.
         raise Invalid("the filter has an operator with arguments of the wrong shape") from error
-
-
-def queryables_schema(url: str, title: str) -> dict[str, Any]:
-    return {
-        "$schema": "https://json-schema.org/draft/2019-09/schema",
-        "$id": url,
-        "type": "object",
-        "title": title,
-        "properties": {name: schema for name, (_, schema) in QUERYABLES.items()},
-        "additionalProperties": False,
-    }

@@ -21,22 +21,13 @@ import pystac
 
 from indexer.assets import build_assets, preview_asset, raw_url
 from indexer.categories import Catalog, Category
-from indexer.cql2_filter import TYPED_PROPERTIES
 from indexer.front_matter import first_doi, parse_readme
 from indexer.geometry import spatial_extent
+from indexer.queryables import KNOWN_EXTENSIONS, TYPED_PROPERTIES
 from indexer.snapshot import ProjectSnapshot
 
 STAC_VERSION = "1.1.0"
 
-# Extensions every README may use by prefix (a categories file may add more).
-KNOWN_EXTENSIONS = {
-    "mlm": "https://stac-extensions.github.io/mlm/v1.4.0/schema.json",
-    "ml-model": "https://stac-extensions.github.io/ml-model/v1.0.0/schema.json",
-    "eo": "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-    "label": "https://stac-extensions.github.io/label/v1.0.1/schema.json",
-    "sci": "https://stac-extensions.github.io/scientific/v1.0.0/schema.json",
-    "version": "https://stac-extensions.github.io/version/v1.2.0/schema.json",
-}
 SCI = KNOWN_EXTENSIONS["sci"]
 
 # GitLab's license keys as SPDX ids (the ones that differ from upper-casing the key).
@@ -366,22 +357,30 @@ class ItemBuilder:
 
 def _clean_typed(properties: dict[str, Any], warnings: list[str]) -> None:
     """Queryable properties the index types must have that type (a README may say anything)."""
-    for key, types in TYPED_PROPERTIES.items():
+    for key, kind in TYPED_PROPERTIES.items():
         value = properties.get(key)
-        if value is None:
+        if value is None or _has_type(value, kind):
             continue
-        scalar_list = isinstance(value, list) and all(
+        warnings.append(f"{key} must be {_TYPE_NAMES[kind]}")
+        del properties[key]
+
+
+_TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer",
+               "boolean": "true or false", "array": "a list of values"}  # fmt: skip
+
+
+def _has_type(value: Any, kind: str) -> bool:
+    if kind == "array":
+        return isinstance(value, list) and all(
             isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
         )
-        right = (scalar_list if types == (list,) else
-                 isinstance(value, types) and not isinstance(value, bool))  # fmt: skip
-        if not right:
-            wanted = (
-                "a list of values" if types == (list,) else
-                "a string" if types == (str,) else "a number"
-            )  # fmt: skip
-            warnings.append(f"{key} must be {wanted}")
-            del properties[key]
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "integer":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, str if kind == "string" else int | float)
 
 
 def _as_list(value: Any, name: str, warnings: list[str]) -> list[Any]:

@@ -628,6 +628,50 @@ def test_query_extension_with_pystac_client(catalog: Catalog) -> None:
             assert keys(list(found.items_as_dicts()), world) == expected[name], (name, method)
 
 
+def model_card(world: World, project_id: int) -> dict[str, str]:
+    """The MLM block of a generated README, as text values."""
+    readme = world.project_by_id[project_id].files.get("README.md")
+    block = re.search(r"^mlm:\n((?:  .*\n)+)", readme.content, re.M) if readme else None
+    lines = block.group(1).splitlines() if block else []
+    return dict(re.findall(r"^  (\w+): (.+)$", "\n".join(lines), re.M))
+
+
+def test_extension_queryables_are_listed_where_used_and_filter_models(catalog: Catalog) -> None:
+    world = catalog.world
+    token = catalog.token("user1")
+    headers = {"PRIVATE-TOKEN": token}
+    models = {key: model_card(world, key[1]) for key in readable(world, token)
+              if key[0] == "ai-model"}  # fmt: skip
+    models = {key: card for key, card in models.items() if card}
+    assert len(models) >= 3, "the world must give this caller models with an MLM block"
+
+    listed = httpx.get(f"{catalog.root}/collections/ai-model/queryables", headers=headers)
+    names = set(listed.json()["properties"])
+    assert {"mlm:framework", "mlm:tasks", "mlm:total_parameters", "mlm:pretrained"} <= names
+    assert listed.json()["properties"]["mlm:total_parameters"]["type"] == "integer"
+    datasets = httpx.get(f"{catalog.root}/collections/dataset/queryables", headers=headers)
+    assert not {n for n in datasets.json()["properties"] if n.startswith("mlm:")}
+    assert (
+        "mlm:framework"
+        in httpx.get(f"{catalog.root}/queryables", headers=headers).json()["properties"]
+    )
+
+    client = Client.open(catalog.root, headers=headers)
+
+    def found(cql2: str | dict[str, Any]) -> set[tuple[str, int]]:
+        return keys(list(client.search(filter=cql2, max_items=None, limit=9).items_as_dicts()),
+                    world)  # fmt: skip
+
+    onnx_big = {k for k, c in models.items()
+                if c["framework"] == "onnx" and int(c["total_parameters"]) >= 4e6}  # fmt: skip
+    pretrained = {k for k, c in models.items() if c["pretrained"] == "true"}
+    segmenting = {k for k, c in models.items() if "semantic-segmentation" in c["tasks"]}
+    assert onnx_big and pretrained and segmenting and pretrained != set(models)
+    assert found('"mlm:framework" = \'onnx\' AND "mlm:total_parameters" >= 4000000') == onnx_big
+    assert found({"op": "=", "args": [{"property": "mlm:pretrained"}, True]}) == pretrained
+    assert found("A_CONTAINS(mlm:tasks, ('semantic-segmentation'))") == segmenting
+
+
 def test_malformed_filters_are_400_saying_what_is_wrong(catalog: Catalog) -> None:
     root = catalog.root
     cases = {

@@ -205,11 +205,12 @@ def _make_groups(b: _Builder, count: int) -> None:
 
 def _front_matter(
     rng: random.Random, title: str, topics: list[str], license_key: str | None
-) -> str:
+) -> tuple[list[str], list[str]]:
+    """The README's front matter lines, and, apart, its MLM block: the files, drawn after
+    this, decide whether the project has a model file for the block to describe."""
     west = round(rng.uniform(-170, 160), 3)
     south = round(rng.uniform(-60, 50), 3)
     lines = [
-        "---",
         f"title: {title}",
         f"keywords: [{', '.join(topics)}]",
     ]
@@ -229,18 +230,32 @@ def _front_matter(
             f"gsd: {(10, 20, 30, 60)[len(title) % 4]}",
             f"platform: {('sentinel-1a', 'sentinel-2b', 'landsat-8')[len(title) % 3]}",
         ]
+    model: list[str] = []
     if "sharinghub:aimodel" in topics:
-        lines += [
-            "models:",
-            f"  - name: {title}",
-            f"    framework: {rng.choice(['pytorch', 'onnx', 'tensorflow', 'scikit-learn'])}",
-            f"    tasks: [{rng.choice(MODEL_TASKS)}]",
+        framework = rng.choice(["pytorch", "onnx", "tensorflow", "scikit-learn"])
+        task = rng.choice(MODEL_TASKS)
+    if "sharinghub:aimodel" in topics and len(set(topics) & set(CATEGORY_TOPICS)) == 1:
+        # Only on a model's own item: MLM needs a model asset, which only that category
+        # makes. MLM requires inputs and outputs; tests do not read their shapes.
+        model = [
+            "mlm:",
+            f"  name: {title}",
+            f"  architecture: {('U-Net', 'ResNet-50', 'Random Forest')[len(title) % 3]}",
+            f"  framework: {framework}",
+            f"  tasks: [{task}]",
+            f"  total_parameters: {(len(title) % 7 + 1) * 1_000_000}",
+            f"  pretrained: {'true' if len(title) % 2 else 'false'}",
+            "  input:",
+            "    - {name: bands, bands: [], input: {shape: [-1, 3, 256, 256], "
+            "dim_order: [batch, channel, height, width], data_type: float32}}",
+            "  output:",
+            f"    - {{name: result, tasks: [{task}], result: {{shape: [-1, 1], "
+            "dim_order: [batch, class], data_type: float32}}",
         ]
     if rng.random() < 0.2:
         # Front matter users write in the wild: nested and oddly typed.
         lines += ["custom:", f"  run: {rng.randint(1, 99)}", "  tags: {a: 1, b: [x, y]}"]
-    lines.append("---")
-    return "\n".join(lines)
+    return lines, model
 
 
 def _lfs_pointer(rng: random.Random, size: int) -> str:
@@ -251,11 +266,8 @@ def _lfs_pointer(rng: random.Random, size: int) -> str:
 def _files(
     rng: random.Random, title: str, description: str, topics: list[str], license_key: str | None
 ) -> dict[str, RepoFile]:
-    readme = (
-        f"{_front_matter(rng, title, topics, license_key)}\n\n# {title}\n\n{description}\n\n"
-        "## Usage\n\n```bash\npip install -r requirements.txt\n```\n"
-    )
-    files = {"README.md": RepoFile("README.md", readme)}
+    front_matter, model = _front_matter(rng, title, topics, license_key)
+    files: dict[str, RepoFile] = {}
     if rng.random() < 0.8:
         files["requirements.txt"] = RepoFile("requirements.txt", "numpy\nrasterio\n")
     for index in range(rng.randint(0, 4)):
@@ -270,7 +282,13 @@ def _files(
             )
         else:
             files[path] = RepoFile(path, "a,b\n1,2\n" if ext == ".csv" else '{"k": 1}\n')
-    return files
+    if any(path.endswith((".onnx", ".pt")) for path in files):
+        front_matter += model  # MLM describes a model file: without one it is invalid
+    readme = (
+        "\n".join(["---", *front_matter, "---"]) + f"\n\n# {title}\n\n{description}\n\n"
+        "## Usage\n\n```bash\npip install -r requirements.txt\n```\n"
+    )
+    return {"README.md": RepoFile("README.md", readme), **files}
 
 
 def _make_projects(b: _Builder, count: int) -> None:
