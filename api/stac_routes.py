@@ -33,10 +33,10 @@ from indexer.access_filter import access_filter
 from indexer.categories import Catalog, Category
 from indexer.errors import Invalid, NotFound
 from indexer.search import (
-    HIDDEN,
     SearchRequest,
     encode_token,
     extent_body,
+    item_body,
     search_body,
 )
 
@@ -285,20 +285,7 @@ async def collection_item(request: Request) -> Response:
     access = await _access(request)
     engine, alias = request.app.state.engine, request.app.state.read_alias
     for field in ("id", "previous_ids"):
-        body = {
-            "query": {
-                "bool": {
-                    "filter": [
-                        access,
-                        {"term": {"collection": category.id}},
-                        {"term": {field: item_id}},
-                    ]
-                }
-            },
-            "size": 1,
-            "sort": [{"doc_key": "asc"}],
-            "_source": {"excludes": HIDDEN},
-        }
+        body = item_body(category.id, field, item_id, access)
         hits = (await engine.search(alias, body))["hits"]["hits"]
         if not hits:
             continue

@@ -180,6 +180,21 @@ def search_body(request: SearchRequest, access: dict[str, Any]) -> dict[str, Any
     return body
 
 
+def item_body(collection: str, field: str, item_id: str, access: dict[str, Any]) -> dict[str, Any]:
+    """One item of a collection by its id (``field="id"``) or a former id
+    (``"previous_ids"``), if this caller may see it."""
+    return {
+        "query": {
+            "bool": {
+                "filter": [access, {"term": {"collection": collection}}, {"term": {field: item_id}}]
+            }
+        },
+        "size": 1,
+        "sort": [{"doc_key": "asc"}],
+        "_source": {"excludes": HIDDEN},
+    }
+
+
 def extent_body(collections: list[str], access: dict[str, Any]) -> dict[str, Any]:
     """The extents of these collections from the items this caller may see, and nothing
     else: one bucket per collection that has such items, in one request."""
