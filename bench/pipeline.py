@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,6 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -36,6 +34,7 @@ from opensearchpy import OpenSearch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import report  # noqa: E402  (bench/report.py)
 from gitlab_sim.generator import generate  # noqa: E402
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of  # noqa: E402
@@ -217,18 +216,13 @@ def main() -> int:
             )
         ratio = rows[0]["rps"] / rows[1]["rps"]
         print(f"receiver throughput: {1 / ratio:.2f}x the floor's")
-        report = {
-            "benchmark": "event pipeline", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        out = report.write("pipeline", "event pipeline", {
             "gitlab_latency_ms": args.latency_ms, "events": len(seconds), "rate_per_second": args.rate,
             "hook_to_searchable_seconds": {"p50": round(p50, 3), "p95": round(p95, 3),
                                            "max": round(max(seconds), 3)},
             "receiver": {"concurrency": args.concurrency, "requests": args.deliveries, "rows": rows,
                          "throughput_ratio_to_floor": round(1 / ratio, 3)},
-            "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
-        }  # fmt: skip
-        out = ROOT / "bench" / "results" / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-        out.write_text(json.dumps(report, indent=2))
+        })  # fmt: skip
         print(f"wrote {out.relative_to(ROOT)}")
         runtime.engine.delete_index(f"{prefix}-items-v*")
         runtime.redis.flushdb()

@@ -13,9 +13,7 @@ Prints a table and writes bench/results/reindex-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,7 +22,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import report  # noqa: E402  (bench/report.py)
 from gitlab_sim.generator import generate  # noqa: E402
 
 from indexer.access_fields import GroupInfo  # noqa: E402
@@ -131,19 +129,13 @@ def main() -> int:
             f"reindex {reindex_s:.1f}s ({projects / reindex_s:.1f}/s) vs read only {read_s:.1f}s: "
             f"ratio {ratio:.2f} (target <= 1.30)"
         )
-        report = {
-            "benchmark": "reindex vs read-only, same run",
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        out = report.write("reindex", "reindex vs read-only, same run", {
             "projects": projects, "latency_ms": args.latency_ms, "concurrency": args.concurrency,
             "read_only_seconds": [round(s, 2) for s in reads],
             "reindex_seconds": [round(s, 2) for s in reindexes],
             "reindex_projects_per_second": round(projects / reindex_s, 1),
             "ratio_reindex_to_read": round(ratio, 3), "target": 1.3,
-            "command": "python bench/reindex.py " + " ".join(sys.argv[1:]),
-        }  # fmt: skip
-        out = ROOT / "bench" / "results" / f"reindex-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-        out.write_text(json.dumps(report, indent=2))
+        })  # fmt: skip
         print(f"wrote {out.relative_to(ROOT)}")
         runtime.engine.delete_index(f"{prefix}-items-v*")
         runtime.close()

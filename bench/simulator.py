@@ -10,12 +10,9 @@ Prints a table and writes bench/results/simulator-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,6 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import report  # noqa: E402  (bench/report.py)
 from gitlab_sim.generator import generate  # noqa: E402
 from gitlab_sim.server import SimulatorServer  # noqa: E402
 
@@ -85,18 +83,16 @@ def main() -> int:
                 }
             )
             print(f"{name:45} {median:10.2f} {median / floor:8.1f}")
-    report = {
-        "benchmark": "gitlab simulator",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
-        "world": {"projects": args.projects, "users": 2000, "groups": 1500},
-        "generation_seconds": round(generation_s, 2),
-        "floor_ms": round(floor, 3),
-        "calls": results,
-        "command": "python bench/simulator.py " + " ".join(sys.argv[1:]),
-    }
-    out = ROOT / "bench" / "results" / f"simulator-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2))
+    out = report.write(
+        "simulator",
+        "gitlab simulator",
+        {
+            "world": {"projects": args.projects, "users": 2000, "groups": 1500},
+            "generation_seconds": round(generation_s, 2),
+            "floor_ms": round(floor, 3),
+            "calls": results,
+        },
+    )
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 
