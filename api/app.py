@@ -21,6 +21,7 @@ from api.middleware import RequestContextMiddleware
 from api.openapi import openapi_html, openapi_json
 from api.stac_routes import landing, stac_routes
 from indexer.access_cache import CachedPrincipals
+from indexer.access_filter import AccessFilters
 from indexer.categories import load_catalog
 from indexer.engine import Engine
 from indexer.gitlab_http import GitLabHttp
@@ -56,6 +57,10 @@ def create_app(settings: Settings) -> Starlette:
             MembershipResolver(app.state.gitlab, admin),
             token_ttl=settings.token_cache_seconds,
             membership_ttl=settings.membership_cache_seconds,
+        )
+        app.state.access_filters = AccessFilters(
+            min_access_level=settings.min_access_level,
+            anonymous_access=settings.anonymous_access,
         )
         drainer = asyncio.create_task(_drain_forever(app.state.spool, app.state.enqueuer))
         try:

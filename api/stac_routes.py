@@ -29,7 +29,7 @@ from api.stac_links import (
 )
 from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
 from indexer import queryables as queryable_fields
-from indexer.access_filter import access_filter
+from indexer.access_filter import AccessFilters
 from indexer.categories import Catalog, Category
 from indexer.errors import Invalid, NotFound
 from indexer.search import (
@@ -78,12 +78,8 @@ def geojson(body: dict[str, Any], status: int = 200) -> Response:
 
 
 async def _access(request: Request) -> dict[str, Any]:
-    settings = request.app.state.settings
-    return access_filter(
-        await principal_of(request),
-        min_access_level=settings.min_access_level,
-        anonymous_access=settings.anonymous_access,
-    )
+    filters: AccessFilters = request.app.state.access_filters
+    return filters.for_principal(await principal_of(request))
 
 
 def _catalog(request: Request) -> Catalog:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 INVALID = "invalid"
 INVALID_TTL_SECONDS = 10
+# Decoded membership lists kept in memory, keyed by their cached JSON: Redis stays the
+# source of truth (every request still reads it), only the decoding is skipped.
+DECODED_MEMBERSHIPS = 256
 
 
 def token_key(token: str) -> str:
@@ -66,6 +70,7 @@ class CachedPrincipals:
         self._resolver = resolver
         self._token_ttl = token_ttl
         self._membership_ttl = membership_ttl
+        self._decoded: OrderedDict[str, Memberships] = OrderedDict()
 
     async def principal(self, token: str | None) -> Principal:
         if not token:
@@ -74,8 +79,10 @@ class CachedPrincipals:
         if not user.can_read:
             return Principal.anonymous()
         if user.acts_as_admin:
-            return Principal("admin", user)
-        return Principal("user", user, await self._memberships(user.user_id))
+            return Principal("admin", user, fingerprint="admin")
+        raw, memberships = await self._memberships(user.user_id)
+        # What the filter depends on: external or not, and the memberships.
+        return Principal("user", user, memberships, fingerprint=f"user:{user.external}:{raw}")
 
     async def _token_user(self, token: str) -> TokenUser:
         key = token_key(token)
@@ -104,17 +111,30 @@ class CachedPrincipals:
                 raise translate(error) from error
         return user
 
-    async def _memberships(self, user_id: int) -> Memberships:
+    async def _memberships(self, user_id: int) -> tuple[str, Memberships]:
+        """The memberships, and their JSON as cached."""
         key = memberships_key(user_id)
         try:
             cached = await self._redis.get(key)
         except RedisError as error:
             raise translate(error) from error
         if cached:
-            return Memberships.from_json(json.loads(cached))
+            return str(cached), self._decode(str(cached))
         memberships = await self._resolver.memberships(user_id)
+        raw = json.dumps(memberships.to_json())
         if self._membership_ttl:
-            await self._store(key, json.dumps(memberships.to_json()), self._membership_ttl)
+            await self._store(key, raw, self._membership_ttl)
+        return raw, memberships
+
+    def _decode(self, raw: str) -> Memberships:
+        memberships = self._decoded.get(raw)
+        if memberships is None:
+            memberships = Memberships.from_json(json.loads(raw))
+            self._decoded[raw] = memberships
+            if len(self._decoded) > DECODED_MEMBERSHIPS:
+                self._decoded.popitem(last=False)
+        else:
+            self._decoded.move_to_end(raw)
         return memberships
 
     async def _store(self, key: str, value: str, ttl: int) -> None:

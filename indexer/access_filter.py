@@ -15,6 +15,7 @@ GitLab's rules):
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -82,10 +83,15 @@ def access_filter(
     guest_groups = memberships.group_ids(GUEST)
     guest_projects = memberships.project_ids(GUEST)
     if guest_groups or guest_projects:
+        # Projects under a group, or of a project, the caller is a member of at the minimum
+        # level already match above: only the guest-only ones need naming again.
+        members = set(groups)
+        guest_only = [g for g in guest_groups if g not in members]
+        projects = set(memberships.project_ids(min_access_level))
         as_guest = (
-            terms("ancestor_ids", drop_covered_groups(guest_groups, group_ancestors or {}))
+            terms("ancestor_ids", drop_covered_groups(guest_only, group_ancestors or {}))
             + terms("guest_share_ids", guest_groups)
-            + terms("project_id", guest_projects)
+            + terms("project_id", [p for p in guest_projects if p not in projects])
         )
         should.append(
             {
@@ -100,3 +106,32 @@ def access_filter(
             }
         )
     return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+class AccessFilters:
+    """Access filters by principal fingerprint, built once for all the requests of the same
+    caller with the same memberships (a user in 500 groups costs about a millisecond to
+    build). Bounded: the least recently used go first."""
+
+    def __init__(self, *, min_access_level: int, anonymous_access: bool, size: int = 512):
+        self._min_access_level = min_access_level
+        self._anonymous_access = anonymous_access
+        self._size = size
+        self._built: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def for_principal(self, principal: Principal) -> dict[str, Any]:
+        key = principal.fingerprint
+        found = self._built.get(key) if key else None
+        if found is not None:
+            self._built.move_to_end(key)
+            return found
+        built = access_filter(
+            principal,
+            min_access_level=self._min_access_level,
+            anonymous_access=self._anonymous_access,
+        )
+        if key:
+            self._built[key] = built
+            if len(self._built) > self._size:
+                self._built.popitem(last=False)
+        return built

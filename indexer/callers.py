@@ -80,10 +80,13 @@ class Principal:
     kind: Literal["anonymous", "user", "admin"]
     user: TokenUser | None = None
     memberships: Memberships = field(default_factory=Memberships)
+    # Equal fingerprints mean equal access, so the access filter built for one serves the
+    # other; empty when unknown (never memoized then).
+    fingerprint: str = field(default="", compare=False)
 
     @classmethod
     def anonymous(cls) -> Principal:
-        return cls("anonymous")
+        return cls("anonymous", fingerprint="anonymous")
 
     @property
     def external(self) -> bool:

@@ -86,6 +86,7 @@ def test_a_second_request_costs_no_gitlab_call(sim: SimulatorServer, redis_clien
     assert sim.app.stats.total() == calls
     assert second == first
     assert first.user is not None and first.user.user_id == token.user_id
+    assert second.fingerprint == first.fingerprint  # so the API reuses the built filter
 
 
 def test_forget_user_shows_a_membership_change_at_once(
@@ -102,6 +103,8 @@ def test_forget_user_shows_a_membership_change_at_once(
     assert forget_user(redis_client, token.user_id) >= 2
     after = principal(sim, token.token)
     assert after.memberships.groups[new_group.id] == REPORTER
+    # A memoized access filter cannot outlive the change: the fingerprint changed with it.
+    assert after.fingerprint != before.fingerprint
 
 
 @pytest.mark.parametrize("how", ["revoked", "expired"])

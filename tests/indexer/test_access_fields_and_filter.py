@@ -3,6 +3,7 @@ document, and what each kind of caller's clause asks for."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from indexer.access_fields import (
@@ -12,7 +13,12 @@ from indexer.access_fields import (
     ancestor_chain,
     compute_access_fields,
 )
-from indexer.access_filter import TERMS_CHUNK, access_filter, drop_covered_groups
+from indexer.access_filter import (
+    TERMS_CHUNK,
+    AccessFilters,
+    access_filter,
+    drop_covered_groups,
+)
 from indexer.callers import Memberships, Principal, TokenUser
 
 TODAY = date(2026, 6, 15)
@@ -124,7 +130,12 @@ def test_a_member_clause_uses_levels_and_external_users_lose_internal() -> None:
     assert {"terms": {"_acl.share_ids": [1]}} in clause
     assert {"terms": {"_acl.project_id": [7]}} in clause
     guest = clause[-1]["bool"]
-    assert {"terms": {"_acl.ancestor_ids": [1, 2]}} in guest["should"]
+    # Group 1 and project 7 already match above at Reporter and up: only guest-only ones
+    # are named again; a share's guest cap applies to every group the caller is in.
+    assert guest["should"] == [
+        {"terms": {"_acl.ancestor_ids": [2]}},
+        {"terms": {"_acl.guest_share_ids": [1, 2]}},
+    ]
     external = access_filter(user({1: 20}, external=True), min_access_level=20,
                              anonymous_access=True)["bool"]["should"]  # fmt: skip
     assert external[0]["bool"]["filter"][0] == {"terms": {"_acl.visibility": [20]}}
@@ -138,3 +149,18 @@ def test_groups_covered_by_an_ancestor_are_dropped_and_long_lists_split() -> Non
     clause = access_filter(many, min_access_level=20, anonymous_access=True)["bool"]["should"]
     share_clauses = [c for c in clause if "terms" in c and "_acl.share_ids" in c["terms"]]
     assert [len(c["terms"]["_acl.share_ids"]) for c in share_clauses] == [TERMS_CHUNK] * 2 + [5_000]
+
+
+def test_access_filters_are_built_once_per_fingerprint() -> None:
+    filters = AccessFilters(min_access_level=20, anonymous_access=True)
+    member = replace(user({1: 20}), fingerprint="user:a")
+    same_access = replace(user({1: 20}), fingerprint="user:a")
+    other = replace(user({2: 20}), fingerprint="user:b")
+    first = filters.for_principal(member)
+    assert filters.for_principal(same_access) is first
+    assert filters.for_principal(other) == access_filter(
+        other, min_access_level=20, anonymous_access=True
+    )
+    assert filters.for_principal(other) != first
+    unknown = user({3: 20})  # no fingerprint: built each time, never shared
+    assert filters.for_principal(unknown) is not filters.for_principal(unknown)
