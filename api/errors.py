@@ -9,8 +9,9 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from api.json_response import JSONResponse
 from indexer.errors import (
     Conflict,
     Invalid,

@@ -8,9 +8,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from api.errors import error_response
+from api.json_response import JSONResponse
 from indexer.engine import Engine
 from indexer.errors import UpstreamUnavailable
 from indexer.redis_client import ping

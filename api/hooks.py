@@ -19,9 +19,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from api.errors import error_response
+from api.json_response import JSONResponse
 from api.metrics import ApiMetrics
 from indexer.errors import Invalid, UpstreamUnavailable
 from indexer.settings import Settings

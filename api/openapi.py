@@ -7,8 +7,9 @@ import html
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
+from api.json_response import JSONResponse
 from api.stac_links import OPENAPI, stac_base
 from api.stac_params import PARAMETERS
 from api.stac_routes import ENDPOINTS

@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.auth import principal_of
 from api.collection_search import COLLECTION_SEARCH_PARAMETERS, matches, parse_collection_search
+from api.json_response import JSONResponse
 from api.stac_links import (
     GEOJSON,
     OPENAPI,

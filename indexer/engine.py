@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from opensearchpy import AsyncOpenSearch, OpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from opensearchpy.exceptions import ConnectionTimeout, SerializationError, TransportError
 from opensearchpy.exceptions import NotFoundError as OSNotFoundError
+from opensearchpy.serializer import JSONSerializer
 
 from indexer.errors import UpstreamUnavailable
 from indexer.settings import Settings
@@ -38,6 +40,25 @@ class ClusterHealth:
         return self.status in ("green", "yellow")
 
 
+class OrjsonSerializer(JSONSerializer):
+    """Request bodies and responses through orjson: the JSON is the same, the encoding and
+    decoding that every search pays several times cheaper."""
+
+    def loads(self, s: str) -> Any:
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError as error:
+            raise SerializationError(s, error) from error
+
+    def dumps(self, data: Any) -> Any:
+        if isinstance(data, str):
+            return data
+        try:
+            return orjson.dumps(data, default=self.default).decode()
+        except TypeError as error:
+            raise SerializationError(data, error) from error
+
+
 def client_options(settings: Settings) -> dict[str, Any]:
     """Connection options shared by every client labstac builds (async or not)."""
     url = settings.opensearch_url
@@ -46,6 +67,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "timeout": settings.opensearch_timeout_seconds,
         "max_retries": 2,
         "retry_on_timeout": True,
+        "serializer": OrjsonSerializer(),
     }
     if url.scheme == "https":
         options["use_ssl"] = True
