@@ -4,12 +4,13 @@ PYTHON ?= python3.11
 VENV ?= .venv
 export VENV
 
-.PHONY: up down test lint venv services services-down services-status status help
+.PHONY: up down test lint venv services services-down services-status status help bench
 
 help:
 	@echo "make up               services, demo GitLab, index, API, worker, beat: ready to search"
 	@echo "make down             stop everything make up started"
 	@echo "make test             ruff, mypy and the whole test suite on real services"
+	@echo "make bench            labstac search against stac-fastapi-opensearch (about 30 min)"
 	@echo "make services         start Redis and OpenSearch (installs what is missing)"
 	@echo "make services-down    stop them"
 	@echo "make services-status  where they listen, where their logs are"
@@ -44,6 +45,10 @@ status: venv
 
 test:
 	@scripts/test.sh
+
+bench: venv
+	@scripts/services.sh up
+	@$(VENV)/bin/python bench/search.py $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
