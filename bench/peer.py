@@ -106,7 +106,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -115,6 +114,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import stop_process  # noqa: E402  (tests/support.py)
 
 PEER_PACKAGE = "stac-fastapi-opensearch"
 PEER_VERSION = "8.0.0"
@@ -290,14 +295,7 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
 
     Its exit code is then -15: uvicorn re-raises the signal once it has shut down.
     """
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_process(proc, timeout)
 
 
 def peak_memory(pid: int) -> int:

@@ -50,6 +50,7 @@ import peer  # noqa: E402  (bench/peer.py)
 import report  # noqa: E402  (bench/report.py)
 from gitlab_sim.generator import generate  # noqa: E402
 from gitlab_sim.world import REPORTER, Membership, Token, User, World  # noqa: E402
+from support import stop_process  # noqa: E402  (tests/support.py)
 
 from api.stac_params import parse_search  # noqa: E402
 from indexer.access_cache import CachedPrincipals  # noqa: E402
@@ -706,12 +707,7 @@ def main() -> int:
         return 0 if all(c["met"] for c in checks.values()) else 1
     finally:
         for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_process(process, 20)
 
 
 def readable_by_anyone(ours: str) -> dict[str, Any]:
