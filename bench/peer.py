@@ -712,6 +712,8 @@ def _queries(base_url: str, items: list[dict[str, Any]]) -> None:
 
 
 def selftest(venv_dir: Path, port: int) -> None:
+    """Install, start, load synthetic items, query, stop, clean up. It uses the peer's own
+    index names, so it empties what bench/search.py loaded (a later --reuse reloads it)."""
     started = time.perf_counter()
     python = install(venv_dir)
     print(f"install: {python} ({time.perf_counter() - started:.1f} s)")
