@@ -206,13 +206,14 @@ def parse_fields(values: dict[str, Any], from_query: bool) -> FieldSelection | N
         whole_item = bool(excluded) and not included
         return FieldSelection(None if whole_item else tuple(included), excluded)
     if not from_query and isinstance(value, dict) and not set(value) - {"include", "exclude"}:
-        include, exclude = value.get("include"), value.get("exclude") or []
-        if all(isinstance(v, str) for v in [*(include or []), *exclude]) and all(
-            isinstance(v, list | None) for v in (include, value.get("exclude"))
-        ):
+        include, exclude = value.get("include"), value.get("exclude")
+        lists = [v for v in (include, exclude) if v is not None]
+        if all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in lists):
             # A missing include list differs from an empty one: see indexer/fields_extension.
             whole_item = "include" not in value and bool(exclude)
-            return FieldSelection(None if whole_item else tuple(include or ()), tuple(exclude))
+            return FieldSelection(
+                None if whole_item else tuple(include or ()), tuple(exclude or ())
+            )
     raise Invalid(
         "fields must be names with + or - (GET), or {include: [names], exclude: [names]} (POST)"
     )

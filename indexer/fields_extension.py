@@ -4,7 +4,8 @@
 when it asked for fields but left both lists empty; the two differ:
 
 - no ``fields`` at all: the whole item;
-- ``fields`` with nothing in it (``?fields=``, ``{}``, null or empty lists): the default set,
+- ``fields`` with nothing in it (``?fields=``, ``{}``, null or empty include and exclude
+  lists): the default set,
   the smallest valid STAC item (DEFAULT_SET);
 - includes: what identifies the item (IDENTITY) plus what was included;
 - only excludes (``?fields=-geometry``, ``{"exclude": [...]}``): the whole item without them;
@@ -54,6 +55,10 @@ class FieldSelection:
         for path in dropped:
             _drop(selected, path.split("."))
         _merge(selected, survivors)
+        # An exclusion inside a surviving include still holds, whatever the order given.
+        for path in dropped:
+            if any(path.startswith(f"{kept}.") for kept in included):
+                _drop(selected, path.split("."))
         return selected
 
 

@@ -497,7 +497,8 @@ def test_fields_follow_the_extension_include_exclude_semantics(catalog: Catalog)
         # identifying fields stay whatever is excluded
         kept = first("GET", "-id,-links,-properties")
         assert kept["id"] == whole["id"] and kept["links"] and "properties" not in kept
-        for bad in (None, ["id"], {"include": "id"}, {"only": ["id"]}):
+        for bad in (None, ["id"], {"include": "id"}, {"only": ["id"]}, {"include": 5},
+                    {"exclude": True}, {"include": [1]}):  # fmt: skip
             refused = http.post(search, json={"fields": bad})
             assert refused.status_code == 400, bad
             assert refused.json()["description"].startswith("fields must be")
