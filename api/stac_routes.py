@@ -315,7 +315,8 @@ async def queryables(request: Request) -> Response:
         "aggs": {"extensions": {"terms": {"field": "stac_extensions", "size": 200}}},
     }
     result = await request.app.state.engine.search(request.app.state.read_alias, body)
-    used = [bucket["key"] for bucket in result["aggregations"]["extensions"]["buckets"]]
+    buckets = result.get("aggregations", {}).get("extensions", {}).get("buckets", [])
+    used = [bucket["key"] for bucket in buckets]  # none before the first index exists
     document = queryable_fields.schema(url, title, queryable_fields.in_use(used))
     return JSONResponse(document, media_type="application/schema+json")
 

@@ -95,7 +95,12 @@ TYPED_PROPERTIES = {
 
 def in_use(extension_urls: list[str]) -> Queryables:
     """The core queryables and those of the known extensions among these schema URLs."""
-    used = {prefix for prefix, url in KNOWN_EXTENSIONS.items() if url in extension_urls}
+    # By the extension's home, not its exact URL: another version of it brings the same.
+    used = {
+        prefix
+        for prefix, url in KNOWN_EXTENSIONS.items()
+        if any(u.startswith(url.rsplit("/v", 1)[0] + "/") for u in extension_urls)
+    }
     chosen = dict(CORE)
     for prefix in sorted(used):
         chosen.update(BY_EXTENSION[prefix])

@@ -1,0 +1,41 @@
+"""The fields extension and the queryables table, as pure functions (the API tests run
+them over HTTP against a live index)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+from indexer.fields_extension import FieldSelection
+from indexer.queryables import in_use
+
+ITEM = {
+    "type": "Feature", "stac_version": "1.1.0", "id": "lab/model", "links": [],
+    "geometry": None, "bbox": None, "assets": {"weights": {"href": "w.onnx"}},
+    "properties": {"datetime": "2026-01-01T00:00:00Z", "title": "A model",
+                   "a": {"kept": 1, "secret": 2}},
+}  # fmt: skip
+
+
+def fresh() -> dict[str, object]:
+    return copy.deepcopy(ITEM)
+
+
+def test_an_exclusion_inside_a_surviving_include_holds_in_any_order() -> None:
+    excludes = ["properties", "properties.a.secret"]
+    for order in itertools.permutations(excludes):
+        selected = FieldSelection(("properties.a",), tuple(order)).apply(fresh())
+        assert selected["properties"] == {"a": {"kept": 1}}, order
+
+
+def test_include_wins_over_the_same_exclude_and_identity_stays() -> None:
+    selected = FieldSelection(("bbox",), ("bbox", "id", "links")).apply(fresh())
+    assert set(selected) == {"type", "stac_version", "id", "links", "bbox"}
+
+
+def test_extension_queryables_follow_any_version_of_the_extension() -> None:
+    newer_mlm = "https://stac-extensions.github.io/mlm/v1.5.2/schema.json"
+    names = set(in_use([newer_mlm]))
+    assert {"mlm:framework", "mlm:tasks", "datetime"} <= names
+    assert not {n for n in names if n.startswith(("label:", "ml-model:"))}
+    assert not {n for n in in_use([]) if ":" in n}
