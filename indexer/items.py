@@ -361,8 +361,16 @@ def _clean_typed(properties: dict[str, Any], warnings: list[str]) -> None:
         value = properties.get(key)
         if value is None or _has_type(value, kind):
             continue
-        warnings.append(f"{key} must be {_TYPE_NAMES[kind]}")
-        del properties[key]
+        # What YAML makes of what people write: `version: 1.2` is a number, `tasks: x` one
+        # value where a list is meant. Kept, in the type the index and the schemas expect.
+        scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
+        if kind == "string" and scalar:
+            properties[key] = str(value)
+        elif kind == "array" and scalar:
+            properties[key] = [value]
+        else:
+            warnings.append(f"{key} must be {_TYPE_NAMES[kind]}")
+            del properties[key]
 
 
 _TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer",

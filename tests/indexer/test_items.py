@@ -228,6 +228,15 @@ def test_wrong_values_are_left_out_and_each_is_said() -> None:
     assert properties["datetime"] == "2024-05-06T07:08:09Z"
 
 
+def test_yaml_shorthand_is_kept_in_the_type_the_index_expects() -> None:
+    properties = build("yaml-shorthand")["properties"]
+    assert properties["constellation"] == "2.1"  # YAML read a number
+    assert properties["platform"] == "8"
+    assert properties["instruments"] == ["sar"]  # one value where a list is meant
+    assert properties["label:tasks"] == ["segmentation"]
+    assert "labstac:warnings" not in properties
+
+
 @pytest.mark.parametrize("name", ["wkt", "bowtie"])
 def test_wkt_extents_become_valid_geometries(name: str) -> None:
     item = build(name, category=DATASET)
