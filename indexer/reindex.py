@@ -157,6 +157,11 @@ class Rebuild:
         except LabstacError as error:
             summary.failed += [f"{w.doc_id}: {error.description}" for w in batch]
             return
+        except Exception as error:
+            # The writer must outlive any error: if it died, the planners would block on
+            # its full queue and the reindex would hang instead of failing.
+            summary.failed += [f"{w.doc_id}: {type(error).__name__}: {error}" for w in batch]
+            return
         for result in results:
             if result.outcome == "written":
                 summary.written += 1
