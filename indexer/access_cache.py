@@ -99,8 +99,10 @@ class CachedPrincipals:
             raw, memberships = cached_memberships, self._decode(cached_memberships)
         else:
             raw, memberships = await self._memberships(user.user_id)
-        # What the filter depends on: external or not, and the memberships.
-        return Principal("user", user, memberships, fingerprint=f"user:{user.external}:{raw}")
+        # What the filter depends on: external or not, and the memberships (by a digest,
+        # since a user in thousands of projects has a long list).
+        fingerprint = f"user:{user.external}:{_digest(raw)}"
+        return Principal("user", user, memberships, fingerprint=fingerprint)
 
     async def _cached_entries(self, token: str) -> tuple[str | None, str | None]:
         """The token's cached entry and, for a known user, their cached memberships."""
@@ -110,7 +112,7 @@ class CachedPrincipals:
             )
         except RedisError as error:
             raise translate(error) from error
-        # Lua drops a trailing nil: an absent entry is a missing item.
+        # An absent entry comes back short or as None: pad to two.
         values = [None if v is None else str(v) for v in found or []] + [None, None]
         return values[0], values[1]
 
@@ -153,14 +155,15 @@ class CachedPrincipals:
         return raw, memberships
 
     def _decode(self, raw: str) -> Memberships:
-        memberships = self._decoded.get(raw)
+        key = _digest(raw)
+        memberships = self._decoded.get(key)
         if memberships is None:
             memberships = Memberships.from_json(json.loads(raw))
-            self._decoded[raw] = memberships
+            self._decoded[key] = memberships
             if len(self._decoded) > DECODED_MEMBERSHIPS:
                 self._decoded.popitem(last=False)
         else:
-            self._decoded.move_to_end(raw)
+            self._decoded.move_to_end(key)
         return memberships
 
     async def _store(self, key: str, value: str, ttl: int) -> None:
@@ -168,3 +171,7 @@ class CachedPrincipals:
             await self._redis.set(key, value, ex=ttl)
         except RedisError as error:
             raise translate(error) from error
+
+
+def _digest(raw: str) -> str:
+    return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
