@@ -158,7 +158,7 @@ def _python311() -> str:
     raise RuntimeError("python3.11 not found: the peer's virtualenv needs it")
 
 
-def install(venv_dir: Path = DEFAULT_VENV) -> Path:
+def install(venv_dir: Path = DEFAULT_VENV, opensearch_url: str = OPENSEARCH_URL) -> Path:
     """Create the peer's own virtualenv with the pinned packages; return its python.
 
     Idempotent: a marker file records what was installed, and a match skips the work.
@@ -173,7 +173,7 @@ def install(venv_dir: Path = DEFAULT_VENV) -> Path:
     marker.unlink(missing_ok=True)  # a half-done install must not pass for a whole one
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, *REQUIREMENTS], check=True)
-    check_client(python)
+    check_client(python, opensearch_url)
     marker.write_text(wanted)
     return python
 

@@ -231,7 +231,7 @@ def peer_load(base: str, collections: list[dict[str, Any]], reuse: bool) -> tupl
         item["id"] = peer_id(item["id"])
         item["links"] = []
     wanted = [{**c, "links": []} for c in collections]
-    loaded = peer.load(base, wanted, items)
+    loaded = peer.load(base, wanted, items, opensearch_url=OPENSEARCH)
     return loaded, time.perf_counter() - started
 
 
@@ -649,7 +649,7 @@ def main() -> int:
         ours = f"http://127.0.0.1:{LABSTAC_PORT}{STAC}"
         wait_for(f"http://127.0.0.1:{LABSTAC_PORT}/readyz", labstac, "labstac")
 
-        venv_python = peer.install()
+        venv_python = peer.install(opensearch_url=OPENSEARCH)
         theirs = f"http://127.0.0.1:{PEER_PORT}"
         peer_process = peer.start(venv_python, PEER_PORT, STATE / "peer.log", OPENSEARCH)
         processes.append(peer_process)
