@@ -218,6 +218,13 @@ class IndexEngine:
         with _translated():
             self._client.indices.refresh(index=index)
 
+    def merge(self, index: str, timeout_seconds: float = 3600.0) -> None:
+        """Merge the index into one segment (waits: minutes for millions of documents)."""
+        with _translated():
+            self._client.indices.forcemerge(
+                index=index, max_num_segments=1, request_timeout=timeout_seconds
+            )
+
     def count(self, index: str, query: dict[str, Any] | None = None) -> int:
         with _translated():
             body = {"query": query} if query else None

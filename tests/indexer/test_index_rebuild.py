@@ -245,7 +245,13 @@ def test_the_reindex_and_reconcile_commands(
     assert f"projects   {len(listed)} read" in first.stdout
     assert f"documents  {len(expected_documents(world))} written" in first.stdout
     assert "reindex: " in first.stderr  # progress, plain lines when not on a terminal
+    assert "merged     into one segment" in first.stdout
     assert_index_equals_world(opensearch_client, runtime, world)
+    # The new index went live merged, so OpenSearch's filter cache covers all of it.
+    live = runtime.engine.alias_targets(runtime.layout.read_alias)[runtime.layout.read_alias]
+    shards = opensearch_client.indices.segments(index=live[0])["indices"][live[0]]["shards"]
+    segments = [s for copies in shards.values() for copy in copies for s in copy["segments"]]
+    assert len(segments) == 1, segments
 
     world.projects.remove(next(iter(expected_documents(world).values())))
     world.changed()
