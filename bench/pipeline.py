@@ -149,7 +149,7 @@ def main() -> int:
     args = parser.parse_args()
 
     world = generate(9, users=50, groups=40, projects=600)
-    admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == "main")
+    admin = world.token_named(1).token
     scratch = Path(tempfile.mkdtemp())
     world.save(scratch / "world.json")
     sim_url = f"http://127.0.0.1:{args.sim_port}"

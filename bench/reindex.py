@@ -82,7 +82,7 @@ def main() -> int:
     args = parser.parse_args()
 
     world = generate(7, users=200, groups=150, projects=args.projects)
-    admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == "main")
+    admin = world.token_named(1).token
     world_file = Path(tempfile.mkdtemp()) / "world.json"
     world.save(world_file)
     simulator = subprocess.Popen(

@@ -98,7 +98,7 @@ def bench_world(projects: int) -> tuple[World, dict[str, str | None]]:
             world.memberships.append(Membership(user.id, "group", group_id, REPORTER))
         tokens[name] = token
     world.changed()
-    tokens["admin"] = next(t.token for t in world.tokens if t.user_id == 1 and t.name == "main")
+    tokens["admin"] = world.token_named(1).token
     return world, tokens
 
 

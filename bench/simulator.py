@@ -48,7 +48,7 @@ def main() -> int:
     generation_s = time.perf_counter() - started
     print(f"generated {args.projects} projects, 2000 users, 1500 groups in {generation_s:.1f}s")
 
-    admin = next(t for t in world.tokens if t.user_id == 1 and t.name == "main")
+    admin = world.token_named(1)
     member = next(
         t for t in world.tokens
         if t.name == "main" and not world.user_by_id[t.user_id].is_admin

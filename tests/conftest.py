@@ -93,8 +93,7 @@ def make_runtime(
     made: list[IndexRuntime] = []
 
     def make(sim: SimulatorServer, token_name: str = "main", **overrides: object) -> IndexRuntime:  # noqa: S107
-        world = sim.world
-        admin = next(t.token for t in world.tokens if t.user_id == 1 and t.name == token_name)
+        admin = sim.world.token_named(1, token_name).token
         prefix = f"t{uuid.uuid4().hex[:10]}"
         settings = make_settings(
             gitlab_url=sim.url, gitlab_token=admin, index_prefix=prefix, **overrides

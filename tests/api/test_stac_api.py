@@ -38,8 +38,7 @@ class Catalog:
         return f"{self.api.url}{ROOT}"
 
     def token(self, username: str, name: str = "main") -> str:
-        user = self.world.user_by_username[username]
-        return next(t.token for t in self.world.tokens if t.user_id == user.id and t.name == name)
+        return self.world.token_named(self.world.user_by_username[username].id, name).token
 
 
 def indexed(make_runtime: Callable[..., IndexRuntime], sim: SimulatorServer) -> IndexRuntime:

@@ -246,6 +246,11 @@ class World:
     def token_by_value(self) -> dict[str, Token]:
         return {token.token: token for token in self.tokens}
 
+    def token_named(self, user_id: int, name: str = "main") -> Token:
+        """A user's token by its name (the generator gives every user a "main" one; user 1
+        is the instance admin)."""
+        return next(t for t in self.tokens if t.user_id == user_id and t.name == name)
+
     @cached_property
     def group_by_id(self) -> dict[int, Group]:
         return {group.id: group for group in self.groups}

@@ -49,7 +49,7 @@ def member_token(world: World) -> Token:
 
 
 def admin_token(world: World) -> str:
-    return next(t.token for t in world.tokens if t.user_id == 1 and t.name == "main")
+    return world.token_named(1).token
 
 
 def run(sim: SimulatorServer, action: Callable[[CachedPrincipals], Awaitable[T]]) -> T:

@@ -265,7 +265,7 @@ def test_the_reindex_and_reconcile_commands(
     assert_index_equals_world(opensearch_client, runtime, world)
 
     # labstac's token revoked mid-way: the rebuild fails and the live index stays.
-    next(t for t in world.tokens if t.user_id == 1 and t.name == "main").revoked = True
+    world.token_named(1).revoked = True
     world.changed()
     before = runtime.engine.alias_targets(runtime.layout.read_alias)
     broken = subprocess.run([LABSTAC_BIN, "reindex"], env=env,
