@@ -18,7 +18,7 @@ from api.stac_params import (
     refuse_unknown,
 )
 from indexer.errors import Invalid
-from indexer.search import DatetimeRange
+from indexer.search import DatetimeRange, bbox_corners
 
 COLLECTION_SEARCH_PARAMETERS = ("bbox", "datetime", "q", "limit", "token")
 _WORD = re.compile(r"[\w:-]+")  # keeps topics such as sharinghub:dataset whole
@@ -53,7 +53,7 @@ def _longitudes(west: float, east: float) -> list[tuple[float, float]]:
 
 
 def _boxes_meet(a: tuple[float, ...], b: list[float]) -> bool:
-    a_west, a_south, a_east, a_north = (a[0], a[1], a[3], a[4]) if len(a) == 6 else a
+    a_west, a_south, a_east, a_north = bbox_corners(a)
     b_west, b_south, b_east, b_north = b
     if a_south > b_north or b_south > a_north:
         return False

@@ -15,7 +15,7 @@ from indexer.errors import Invalid
 from indexer.fields_extension import FieldSelection
 from indexer.query_extension import OPERATORS as QUERY_OPERATORS
 from indexer.query_extension import query_clause
-from indexer.search import SORTABLE, DatetimeRange, SearchRequest
+from indexer.search import SORTABLE, DatetimeRange, SearchRequest, bbox_corners
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 10
@@ -140,9 +140,7 @@ def parse_bbox(value: Any, from_query: bool) -> tuple[float, ...] | None:
         raise Invalid("bbox must be 4 or 6 numbers") from None
     if len(numbers) not in (4, 6):
         raise Invalid(f"bbox must be 4 or 6 numbers, not {len(numbers)}")
-    west, south, east, north = (
-        (numbers[0], numbers[1], numbers[3], numbers[4]) if len(numbers) == 6 else numbers
-    )
+    west, south, east, north = bbox_corners(numbers)
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
         raise Invalid("bbox must be west,south,east,north within -180..180 and -90..90")
     return numbers

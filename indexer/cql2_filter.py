@@ -12,6 +12,7 @@ import cql2
 
 from indexer.errors import Invalid
 from indexer.queryables import ALL as QUERYABLES
+from indexer.search import bbox_shape
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -111,8 +112,7 @@ def _spatial(op: str, args: list[Any]) -> dict[str, Any]:
         raise Invalid(f"{op} applies to geometry, not {name}")
     shape = args[1]
     if isinstance(shape, dict) and "bbox" in shape:
-        west, south, east, north = shape["bbox"][:2] + shape["bbox"][-2:]
-        shape = {"type": "envelope", "coordinates": [[west, north], [east, south]]}
+        shape = bbox_shape(shape["bbox"])
     return {"geo_shape": {"geometry": {"shape": shape, "relation": _RELATIONS[op]}}}
 
 

@@ -87,8 +87,15 @@ def decode_token(token: str, expected: int = len(SORT)) -> list[Any]:
     return values
 
 
-def _bbox_shape(bbox: tuple[float, ...]) -> dict[str, Any]:
+def bbox_corners(bbox: tuple[float, ...] | list[float]) -> tuple[float, float, float, float]:
+    """West, south, east, north of a 4- or 6-number bbox (the heights dropped)."""
     west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
+    return west, south, east, north
+
+
+def bbox_shape(bbox: tuple[float, ...] | list[float]) -> dict[str, Any]:
+    """The engine's shape for a bbox: an envelope, or two across the antimeridian."""
+    west, south, east, north = bbox_corners(bbox)
     if west > east:  # across the antimeridian: two envelopes
         return {
             "type": "multipolygon",
@@ -134,7 +141,7 @@ def filters(request: SearchRequest, access: dict[str, Any]) -> list[dict[str, An
     if request.ids:
         clauses.append({"terms": {"id": list(request.ids)}})
     if request.bbox is not None:
-        shape = _bbox_shape(request.bbox)
+        shape = bbox_shape(request.bbox)
         clauses.append({"geo_shape": {"geometry": {"shape": shape, "relation": "intersects"}}})
     if request.intersects is not None:
         clauses.append(

@@ -1,13 +1,15 @@
-"""The fields extension and the queryables table, as pure functions (the API tests run
-them over HTTP against a live index)."""
+"""The fields extension, the queryables table and CQL2 bboxes, as pure functions (the API
+tests run them over HTTP against a live index)."""
 
 from __future__ import annotations
 
 import copy
 import itertools
 
+from indexer.cql2_filter import filter_clause
 from indexer.fields_extension import FieldSelection
 from indexer.queryables import in_use
+from indexer.search import bbox_shape
 
 ITEM = {
     "type": "Feature", "stac_version": "1.1.0", "id": "lab/model", "links": [],
@@ -39,3 +41,13 @@ def test_extension_queryables_follow_any_version_of_the_extension() -> None:
     assert {"mlm:framework", "mlm:tasks", "datetime"} <= names
     assert not {n for n in names if n.startswith(("label:", "ml-model:"))}
     assert not {n for n in in_use([]) if ":" in n}
+
+
+def test_a_cql2_bbox_is_the_same_area_as_the_bbox_parameter() -> None:
+    def shape(bbox: list[float]) -> object:
+        tree = {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": bbox}]}
+        return filter_clause(tree, "cql2-json", None)["geo_shape"]["geometry"]["shape"]
+
+    # heights dropped, not read as corners; across the antimeridian, two envelopes
+    assert shape([0, 1, 5, 10, 11, 50]) == bbox_shape((0, 1, 10, 11))
+    assert shape([170, -10, -170, 10])["type"] == "multipolygon"
