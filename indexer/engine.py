@@ -106,19 +106,6 @@ class Engine:
             raise
         return result
 
-    async def get_source(
-        self, index: str, doc_id: str, excludes: list[str]
-    ) -> dict[str, Any] | None:
-        """A document's source by id, or None when there is none."""
-        with _translated():
-            found = await self._client.search(
-                index=index,
-                body={"query": {"ids": {"values": [doc_id]}}, "size": 1,
-                      "_source": {"excludes": excludes}},
-            )  # fmt: skip
-        hits = found["hits"]["hits"]
-        return dict(hits[0]["_source"]) if hits else None
-
     async def health(self) -> ClusterHealth:
         try:
             health = await self._client.cluster.health()

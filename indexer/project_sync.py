@@ -48,7 +48,7 @@ class ProjectSync:
     min_access_level: int
     builder: ItemBuilder
 
-    def plan(self, project_id: int, targets: list[str] | None = None) -> tuple[int, list[Write]]:
+    def plan(self, project_id: int) -> tuple[int, list[Write]]:
         """Take a version, read GitLab, and return the writes that bring the project's
         documents up to date (without writing them)."""
         version = take_version(self.redis)
@@ -116,11 +116,3 @@ class ProjectSync:
                        "index": failure.index, "error": failure.error},
             )  # fmt: skip
         return outcome
-
-    def delete(self, project_id: int) -> SyncOutcome:
-        """GitLab said the project is gone: delete its documents with a fresh version, which
-        leaves tombstones that refuse any older write."""
-        version = take_version(self.redis)
-        writes = self.deletes(project_id, version, self.categories)
-        results = self.engine.write(write_targets(self.engine, self.layout), writes)
-        return SyncOutcome(project_id, version, results=results)
