@@ -4,7 +4,6 @@ singleton, so tests can build several apps)."""
 from __future__ import annotations
 
 import contextlib
-import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -13,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from indexer.errors import LabstacError
-from indexer.task_records import DEAD_LETTERS
+from indexer.task_records import DEAD_LETTERS, stats_keys_last_hour
 
 # Request latencies of a search API: most answers well under a second.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -94,10 +93,8 @@ async def metrics_endpoint(request: Request) -> Response:
     with contextlib.suppress(RedisError, OSError):
         metrics.queue_depth.set(await redis.llen(state.settings.task_queue))
         metrics.dead_letters.set(await redis.llen(DEAD_LETTERS))
-        now = int(time.time() // 60)
         for outcome in ("done", "failed"):
-            keys = [f"labstac:task-stats:{outcome}:{minute}" for minute in range(now - 59, now + 1)]
-            values = await redis.mget(keys)
+            values = await redis.mget(stats_keys_last_hour(outcome))
             metrics.tasks_last_hour.labels(outcome=outcome).set(sum(int(v) for v in values if v))
     with contextlib.suppress(LabstacError):
         found = await state.engine.search(state.read_alias, {"size": 0, "track_total_hits": True})

@@ -18,12 +18,18 @@ DEAD_LETTERS_KEPT = 10_000
 _STATS_TTL_SECONDS = 2 * 3600
 
 
-def _minute(now: float | None = None) -> int:
-    return int((now or time.time()) // 60)
+def _stats_key(outcome: str, minute: int) -> str:
+    return f"labstac:task-stats:{outcome}:{minute}"
+
+
+def stats_keys_last_hour(outcome: str) -> list[str]:
+    """The per-minute counters of an outcome over the last hour (API metrics read them too)."""
+    now = int(time.time() // 60)
+    return [_stats_key(outcome, minute) for minute in range(now - 59, now + 1)]
 
 
 def count_outcome(redis: Redis, outcome: str) -> None:
-    key = f"labstac:task-stats:{outcome}:{_minute()}"
+    key = _stats_key(outcome, int(time.time() // 60))
     try:
         with redis.pipeline() as pipe:
             pipe.incr(key)
@@ -34,10 +40,8 @@ def count_outcome(redis: Redis, outcome: str) -> None:
 
 
 def outcomes_last_hour(redis: Redis, outcome: str) -> int:
-    now = _minute()
-    keys = [f"labstac:task-stats:{outcome}:{minute}" for minute in range(now - 59, now + 1)]
     try:
-        return sum(int(value) for value in redis.mget(keys) if value)
+        return sum(int(value) for value in redis.mget(stats_keys_last_hour(outcome)) if value)
     except RedisError as error:
         raise translate(error) from error
 
