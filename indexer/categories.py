@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ class Catalog:
     def by_id(self, category_id: str) -> Category | None:
         return next((c for c in self.categories if c.id == category_id), None)
 
-    @property
+    @cached_property
     def topics(self) -> frozenset[str]:
         return frozenset(c.gitlab_topic.lower() for c in self.categories)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 
@@ -20,6 +21,7 @@ class ProjectSnapshot:
     latest_release: dict[str, Any] | None
     readme_path: str | None = None
 
-    @property
-    def files(self) -> list[str]:
-        return [entry.path for entry in self.tree if entry.type == "blob"]
+    @cached_property
+    def files(self) -> tuple[str, ...]:
+        # Read several times per item (asset rules, features): built once per snapshot.
+        return tuple(entry.path for entry in self.tree if entry.type == "blob")
