@@ -96,12 +96,12 @@ class CachedPrincipals:
         if user.acts_as_admin:
             return Principal("admin", user, fingerprint="admin")
         if cached_memberships:
-            raw, memberships = cached_memberships, self._decode(cached_memberships)
+            digest, memberships = self._decode(cached_memberships)
         else:
-            raw, memberships = await self._memberships(user.user_id)
+            digest, memberships = await self._memberships(user.user_id)
         # What the filter depends on: external or not, and the memberships (by a digest,
         # since a user in thousands of projects has a long list).
-        fingerprint = f"user:{user.external}:{_digest(raw)}"
+        fingerprint = f"user:{user.external}:{digest}"
         return Principal("user", user, memberships, fingerprint=fingerprint)
 
     async def _cached_entries(self, token: str) -> tuple[str | None, str | None]:
@@ -140,21 +140,22 @@ class CachedPrincipals:
         return user
 
     async def _memberships(self, user_id: int) -> tuple[str, Memberships]:
-        """The memberships, and their JSON as cached."""
+        """The digest of the memberships' cached JSON, and the memberships."""
         key = memberships_key(user_id)
         try:
             cached = await self._redis.get(key)
         except RedisError as error:
             raise translate(error) from error
         if cached:
-            return str(cached), self._decode(str(cached))
+            return self._decode(str(cached))
         memberships = await self._resolver.memberships(user_id)
         raw = json.dumps(memberships.to_json())
         if self._membership_ttl:
             await self._store(key, raw, self._membership_ttl)
-        return raw, memberships
+        return _digest(raw), memberships
 
-    def _decode(self, raw: str) -> Memberships:
+    def _decode(self, raw: str) -> tuple[str, Memberships]:
+        """The digest of the cached JSON, and the memberships it holds."""
         key = _digest(raw)
         memberships = self._decoded.get(key)
         if memberships is None:
@@ -164,7 +165,7 @@ class CachedPrincipals:
                 self._decoded.popitem(last=False)
         else:
             self._decoded.move_to_end(key)
-        return memberships
+        return key, memberships
 
     async def _store(self, key: str, value: str, ttl: int) -> None:
         try:
