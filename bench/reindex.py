@@ -42,10 +42,7 @@ def read_only(runtime: IndexRuntime, concurrency: int) -> tuple[float, int]:
     """The same GitLab reads a reindex makes, and nothing else."""
     started = time.perf_counter()
     groups: dict[int, GroupInfo] = {}
-    lister = runtime.reader(groups)
-    ids: set[int] = set()
-    for category in runtime.categories:
-        ids.update(int(p["id"]) for p in lister.projects_with_topic(category.gitlab_topic))
+    ids = set(runtime.reader(groups).projects_in(c.gitlab_topic for c in runtime.categories))
     local = threading.local()
 
     def read(project_id: int) -> None:

@@ -8,7 +8,7 @@ everything else that stops a read is ``UpstreamUnavailable``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -120,6 +120,14 @@ class GitLabReader:
             )  # fmt: skip
             for project in listing:
                 yield project.attributes
+
+    def projects_in(self, topics: Iterable[str]) -> dict[int, dict[str, Any]]:
+        """Every project carrying any of these topics, by id (one listing per topic)."""
+        projects: dict[int, dict[str, Any]] = {}
+        for topic in topics:
+            for project in self.projects_with_topic(topic):
+                projects[int(project["id"])] = project
+        return projects
 
     def snapshot(self, project: dict[str, Any], max_tree_entries: int = 20_000) -> ProjectSnapshot:
         """Everything an item is built from besides the project record (read before, with

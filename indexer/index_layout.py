@@ -50,14 +50,19 @@ def ensure_template(engine: IndexEngine, layout: IndexLayout) -> None:
     engine.put_template(f"{layout.prefix}-items", [layout.pattern], mappings.load("items"))
 
 
+def next_index_name(engine: IndexEngine, layout: IndexLayout) -> str:
+    """The versioned index after the newest one that exists."""
+    newest = max((layout.version_of(i) for i in engine.indices(layout.pattern)), default=0)
+    return layout.index_name(newest + 1)
+
+
 def ensure_index(engine: IndexEngine, layout: IndexLayout) -> str:
     """Make sure a live index exists behind the read and write aliases; returns its name."""
     ensure_template(engine, layout)
     live = engine.alias_targets(layout.read_alias)[layout.read_alias]
     if live:
         return live[0]
-    newest = max((layout.version_of(i) for i in engine.indices(layout.pattern)), default=0)
-    name = layout.index_name(newest + 1)
+    name = next_index_name(engine, layout)
     engine.create_index(name)
     engine.update_aliases(
         [

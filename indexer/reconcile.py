@@ -40,14 +40,6 @@ class Plan:
         return sorted({*self.missing, *self.stale, *self.gone})
 
 
-def _listed(reader: GitLabReader, categories: Sequence[Category]) -> dict[int, dict[str, Any]]:
-    projects: dict[int, dict[str, Any]] = {}
-    for category in categories:
-        for project in reader.projects_with_topic(category.gitlab_topic):
-            projects[int(project["id"])] = project
-    return projects
-
-
 def _indexed(engine: IndexEngine, layout: IndexLayout) -> dict[int, list[dict[str, Any]]]:
     documents: dict[int, list[dict[str, Any]]] = {}
     source = ["collection", "labstac.fingerprint", "_acl"]
@@ -63,7 +55,7 @@ def plan_full(
     layout: IndexLayout,
     categories: Sequence[Category],
 ) -> Plan:
-    listed = _listed(reader, categories)
+    listed = reader.projects_in(c.gitlab_topic for c in categories)
     indexed = _indexed(engine, layout)
     plan = Plan(listed=len(listed))
     for project_id, project in listed.items():
@@ -88,7 +80,7 @@ def plan_access(
     categories: Sequence[Category],
     min_access_level: int,
 ) -> Plan:
-    listed = _listed(reader, categories)
+    listed = reader.projects_in(c.gitlab_topic for c in categories)
     indexed = _indexed(engine, layout)
     today = datetime.now(UTC).date()
     plan = Plan(listed=len(listed))

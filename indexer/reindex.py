@@ -21,7 +21,7 @@ from indexer.categories import Category
 from indexer.engine import IndexEngine, Write
 from indexer.errors import LabstacError
 from indexer.gitlab_reader import GitLabReader
-from indexer.index_layout import IndexLayout, ensure_template
+from indexer.index_layout import IndexLayout, ensure_template, next_index_name
 from indexer.items import ItemBuilder
 from indexer.progress import Progress
 from indexer.project_sync import ProjectSync
@@ -80,8 +80,7 @@ class Rebuild:
         started = time.monotonic()
         summary = ReindexSummary()
         ensure_template(self.engine, self.layout)
-        versions = [self.layout.version_of(i) for i in self.engine.indices(self.layout.pattern)]
-        new = self.layout.index_name(max(versions, default=0) + 1)
+        new = next_index_name(self.engine, self.layout)
         summary.index = new
         self.engine.create_index(new)
         self.engine.update_aliases([{"add": {"index": new, "alias": self.layout.building_alias}}])
@@ -109,15 +108,10 @@ class Rebuild:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _project_ids(self, reader: GitLabReader) -> list[int]:
-        ids: set[int] = set()
-        for category in self.categories:
-            ids.update(int(p["id"]) for p in reader.projects_with_topic(category.gitlab_topic))
-        return sorted(ids)
-
     def _fill(self, index: str, summary: ReindexSummary) -> None:
         groups: dict[int, GroupInfo] = {}
-        ids = self._project_ids(self.reader_factory(groups))
+        reader = self.reader_factory(groups)
+        ids = sorted(reader.projects_in(c.gitlab_topic for c in self.categories))
         summary.seen = len(ids)
         progress = Progress("reindex", len(ids), self.stream)
         pending: queue.Queue[list[Write] | None] = queue.Queue(maxsize=4 * self.concurrency)
