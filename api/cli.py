@@ -250,20 +250,12 @@ def reconcile(access_only: bool, dry_run: bool) -> None:
     Example:
       labstac reconcile --access
     """
-    from indexer.index_layout import ensure_index
-    from indexer.reconcile import plan_access, plan_full
     from indexer.runtime import IndexRuntime
 
     settings = _settings()
     runtime = IndexRuntime(settings)
     try:
-        ensure_index(runtime.engine, runtime.layout)
-        reader = runtime.reader()
-        if access_only:
-            plan = plan_access(reader, runtime.engine, runtime.layout, runtime.categories,
-                               settings.min_access_level)  # fmt: skip
-        else:
-            plan = plan_full(reader, runtime.engine, runtime.layout, runtime.categories)
+        plan = runtime.reconcile_plan(access_only)
         click.echo(
             f"listed {plan.listed}; missing {len(plan.missing)}, stale {len(plan.stale)}, "
             f"gone {len(plan.gone)}"

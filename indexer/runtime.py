@@ -13,9 +13,10 @@ from indexer.access_fields import GroupInfo
 from indexer.categories import Catalog, Category, load_catalog
 from indexer.engine import IndexEngine
 from indexer.gitlab_reader import GitLabReader, connect
-from indexer.index_layout import IndexLayout
+from indexer.index_layout import IndexLayout, ensure_index
 from indexer.items import ItemBuilder
 from indexer.project_sync import ProjectSync
+from indexer.reconcile import Plan, plan_access, plan_full
 from indexer.redis_client import create_redis
 from indexer.reindex import Rebuild
 from indexer.settings import Settings
@@ -61,6 +62,15 @@ class IndexRuntime:
             self.reader(), self.engine, self.redis, self.layout, self.categories,
             self.settings.min_access_level, self.builder,
         )  # fmt: skip
+
+    def reconcile_plan(self, access_only: bool = False) -> Plan:
+        """What differs between GitLab and the index: everything, or only access fields."""
+        ensure_index(self.engine, self.layout)
+        reader = self.reader()
+        if access_only:
+            return plan_access(reader, self.engine, self.layout, self.categories,
+                               self.settings.min_access_level)  # fmt: skip
+        return plan_full(reader, self.engine, self.layout, self.categories)
 
     def rebuild(self, concurrency: int = 8, stream: TextIO | None = None) -> Rebuild:
         return Rebuild(

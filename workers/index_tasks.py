@@ -9,8 +9,6 @@ from typing import Any
 from celery import Task, shared_task
 
 from indexer.errors import UpstreamUnavailable
-from indexer.index_layout import ensure_index
-from indexer.reconcile import plan_access, plan_full
 from indexer.task_records import record_reconcile
 from workers.app import LabstacTask, labstac_app
 from workers.enqueue import enqueue, started
@@ -67,8 +65,9 @@ def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]
     """Compare GitLab with the index and fan the projects that need it out as
     ``index_project`` tasks. One reconcile at a time (a Redis lock)."""
     runtime = labstac_app(self.app).runtime
+    kind = "access" if access_only else "full"
     lock = runtime.redis.lock(
-        f"labstac:lock:reconcile:{'access' if access_only else 'full'}",
+        f"labstac:lock:reconcile:{kind}",
         timeout=RECONCILE_LOCK_SECONDS,
         blocking=False,
     )
@@ -76,16 +75,9 @@ def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]
         log.info("reconcile already running", extra={"task_id": self.request.id})
         return {"skipped": True}
     try:
-        ensure_index(runtime.engine, runtime.layout)
-        reader = runtime.reader()
-        if access_only:
-            plan = plan_access(reader, runtime.engine, runtime.layout, runtime.categories,
-                               runtime.settings.min_access_level)  # fmt: skip
-        else:
-            plan = plan_full(reader, runtime.engine, runtime.layout, runtime.categories)
+        plan = runtime.reconcile_plan(access_only)
         tasks = [PlannedTask(INDEX_PROJECT, (project_id,)) for project_id in plan.project_ids]
         queued = enqueue(self.app, runtime.redis, runtime.settings.task_queue, tasks)
-        kind = "access" if access_only else "full"
         record_reconcile(
             runtime.redis,
             kind,
