@@ -100,7 +100,6 @@ def _category(request: Request) -> Category:
 
 async def landing(request: Request) -> Response:
     base = stac_base(request)
-    root = request.app.state.settings
     links = [
         link("self", base),
         link("root", base),
@@ -120,7 +119,6 @@ async def landing(request: Request) -> Response:
         link("child", collection_url(base, c.id), title=c.title)
         for c in _catalog(request).categories
     ]
-    del root
     return JSONResponse(
         {
             "type": "Catalog",
