@@ -224,7 +224,8 @@ async def collection(request: Request) -> Response:
 # ------------------------------------------------------------------- items
 
 
-async def _page(request: Request, search: SearchRequest) -> dict[str, Any]:
+async def _page(request: Request, search: SearchRequest) -> tuple[dict[str, Any], str | None]:
+    """A page of items, and the token of the next page when there may be one."""
     unknown = [c for c in search.collections if _catalog(request).by_id(c) is None]
     if unknown:
         raise Invalid(f"unknown collection(s): {', '.join(unknown)}")
@@ -244,9 +245,8 @@ async def _page(request: Request, search: SearchRequest) -> dict[str, Any]:
         "numberReturned": len(features),
         "links": [link("root", base)],
     }
-    if hits and len(hits) == search.limit:
-        page["next_token"] = encode_token(hits[-1]["sort"])
-    return page
+    more = bool(hits) and len(hits) == search.limit
+    return page, encode_token(hits[-1]["sort"]) if more else None
 
 
 def _query_values(request: Request) -> dict[str, Any]:
@@ -261,14 +261,13 @@ async def collection_items(request: Request) -> Response:
     values = _query_values(request)
     search = parse_search(values, ITEMS_PARAMETERS)
     search = replace(search, collections=(category.id,))
-    page = await _page(request, search)
+    page, token = await _page(request, search)
     base = stac_base(request)
     url = f"{collection_url(base, category.id)}/items"
     page["links"] += [
         link("self", with_query(url, values), GEOJSON),
         link("collection", collection_url(base, category.id)),
     ]
-    token = page.pop("next_token", None)
     if token:
         page["links"].append(link("next", with_query(url, {**values, "token": token}), GEOJSON))
     return geojson(page)
@@ -321,10 +320,9 @@ async def queryables(request: Request) -> Response:
 
 async def search_get(request: Request) -> Response:
     values = _query_values(request)
-    page = await _page(request, parse_search(values))
+    page, token = await _page(request, parse_search(values))
     base = stac_base(request)
     page["links"].append(link("self", with_query(f"{base}/search", values), GEOJSON))
-    token = page.pop("next_token", None)
     if token:
         next_url = with_query(f"{base}/search", {**values, "token": token})
         page["links"].append(link("next", next_url, GEOJSON, method="GET"))
@@ -338,10 +336,9 @@ async def search_post(request: Request) -> Response:
         raise Invalid("the body is not JSON") from None
     if not isinstance(values, dict):
         raise Invalid("the body must be a JSON object")
-    page = await _page(request, parse_search(values, from_query=False))
+    page, token = await _page(request, parse_search(values, from_query=False))
     base = stac_base(request)
     page["links"].append(link("self", f"{base}/search", GEOJSON, method="POST"))
-    token = page.pop("next_token", None)
     if token:
         page["links"].append(
             link("next", f"{base}/search", GEOJSON, method="POST", body={"token": token},
