@@ -9,7 +9,6 @@ import socket
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
@@ -348,10 +347,11 @@ def search(  # noqa: PLR0917 - click passes every option by position
     """
     import os
 
-    from api.stac_params import parse_bbox, parse_datetime
+    from api.stac_params import MAX_LIMIT, parse_bbox, parse_datetime
     from indexer.access_filter import MATCH_ALL, access_filter
+    from indexer.membership_resolver import principals_from_gitlab
     from indexer.runtime import IndexRuntime
-    from indexer.search import SearchRequest, filters
+    from indexer.search import SearchRequest, search_body
 
     settings = _settings()
     runtime = IndexRuntime(settings)
@@ -362,7 +362,7 @@ def search(  # noqa: PLR0917 - click passes every option by position
             if not token:
                 raise LabstacError(f"{as_token_env} is not set")
             access = access_filter(
-                asyncio.run(_principal(settings, token)),
+                asyncio.run(principals_from_gitlab(settings, [token]))[0],
                 min_access_level=settings.min_access_level,
                 anonymous_access=settings.anonymous_access,
             )
@@ -370,24 +370,16 @@ def search(  # noqa: PLR0917 - click passes every option by position
             collections=collections,
             bbox=parse_bbox(bbox, from_query=True),
             datetime=parse_datetime(when),
-            limit=max(1, min(limit, 1000)),
+            limit=max(1, min(limit, MAX_LIMIT)),
         )
-        clauses = filters(request, access)
+        body = search_body(request, access)
         if text:
-            clauses.append({"match": {"properties.title": {"query": text, "operator": "and"}}})
-        body = {
-            "query": {"bool": {"filter": clauses}},
-            "sort": [{"properties.datetime": "desc"}, {"doc_key": "asc"}],
-            "size": request.limit,
-            "track_total_hits": True,
-            "_source": [
-                "id",
-                "collection",
-                "properties.title",
-                "properties.datetime",
-                "_acl.visibility",
-            ],
-        }
+            match = {"match": {"properties.title": {"query": text, "operator": "and"}}}
+            body["query"]["bool"]["filter"].append(match)
+        # Operators see the visibility labstac's API never shows.
+        body["_source"] = [
+            "id", "collection", "properties.title", "properties.datetime", "_acl.visibility",
+        ]  # fmt: skip
         result = runtime.engine.search(runtime.layout.read_alias, body)
     except LabstacError as error:
         click.echo(f"labstac: {error.description}", err=True)
@@ -408,15 +400,3 @@ def search(  # noqa: PLR0917 - click passes every option by position
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     click.echo(f"{len(hits)} of {result['hits']['total']['value']} item(s)")
-
-
-async def _principal(settings: Settings, token: str) -> Any:
-    from indexer.gitlab_http import GitLabHttp
-    from indexer.membership_resolver import MembershipResolver
-
-    http = GitLabHttp(str(settings.gitlab_url), settings.gitlab_timeout_seconds)
-    admin = settings.gitlab_token.get_secret_value() if settings.gitlab_token else ""
-    try:
-        return await MembershipResolver(http, admin).principal(token)
-    finally:
-        await http.close()

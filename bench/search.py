@@ -53,12 +53,9 @@ from gitlab_sim.world import REPORTER, Membership, Token, User, World  # noqa: E
 from support import stop_process  # noqa: E402  (tests/support.py)
 
 from api.stac_params import parse_search  # noqa: E402
-from indexer.access_cache import CachedPrincipals  # noqa: E402
-from indexer.access_filter import access_filter  # noqa: E402
-from indexer.gitlab_http import GitLabHttp  # noqa: E402
+from indexer.access_filter import AccessFilters  # noqa: E402
 from indexer.index_layout import ensure_index  # noqa: E402
-from indexer.membership_resolver import MembershipResolver  # noqa: E402
-from indexer.redis_client import create_async_redis  # noqa: E402
+from indexer.membership_resolver import principals_from_gitlab  # noqa: E402
 from indexer.runtime import IndexRuntime  # noqa: E402
 from indexer.search import HIDDEN, item_body, search_body  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
@@ -283,26 +280,13 @@ def tenth_page(client: httpx.Client, target: Target) -> Target:
     return Target(target.kind, target.caller, "GET", url, target.headers)
 
 
-async def resolve_access(settings: Settings, tokens: dict[str, str | None]) -> dict[str, Any]:
+def resolve_access(settings: Settings, tokens: dict[str, str | None]) -> dict[str, Any]:
     """Each caller's access filter, built by labstac's own code from GitLab's answers."""
-    gitlab = GitLabHttp(str(settings.gitlab_url), settings.gitlab_timeout_seconds)
-    redis = create_async_redis(settings)
-    admin = settings.gitlab_token.get_secret_value() if settings.gitlab_token else ""
-    principals = CachedPrincipals(
-        redis, MembershipResolver(gitlab, admin), token_ttl=60, membership_ttl=300
+    principals = asyncio.run(principals_from_gitlab(settings, list(tokens.values())))
+    filters = AccessFilters(
+        min_access_level=settings.min_access_level, anonymous_access=settings.anonymous_access
     )
-    try:
-        return {
-            caller: access_filter(
-                await principals.principal(token),
-                min_access_level=settings.min_access_level,
-                anonymous_access=settings.anonymous_access,
-            )
-            for caller, token in tokens.items()
-        }
-    finally:
-        await gitlab.close()
-        await redis.aclose()
+    return {caller: filters.for_principal(p) for caller, p in zip(tokens, principals, strict=True)}
 
 
 def floor_target(caller: str, query: Query, api: Target, access: dict[str, Any]) -> Target:
@@ -662,7 +646,7 @@ def main() -> int:
             raise SystemExit(f"the peer holds {loaded} items, labstac {items}")
 
         queries = query_mix(readable_by_anyone(ours))
-        access = asyncio.run(resolve_access(settings, tokens))
+        access = resolve_access(settings, tokens)
         targets: dict[str, dict[str, Target]] = {}
         with httpx.Client(timeout=60) as client:
             for query in queries:

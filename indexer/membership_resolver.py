@@ -18,10 +18,12 @@ The calls, and why (docs/access.md has the figures):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from indexer.callers import GUEST, Memberships, Principal, TokenUser
 from indexer.errors import NotFound, Unauthorized
 from indexer.gitlab_http import GitLabHttp
+from indexer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +86,17 @@ class MembershipResolver:
         if user.acts_as_admin:
             return Principal("admin", user)
         return Principal("user", user, await self.memberships(user.user_id))
+
+
+async def principals_from_gitlab(
+    settings: Settings, tokens: Sequence[str | None]
+) -> list[Principal]:
+    """The callers behind these tokens, straight from GitLab (no cache): for commands and
+    benchmarks that need a caller's access filter outside the API."""
+    http = GitLabHttp(str(settings.gitlab_url), settings.gitlab_timeout_seconds)
+    admin = settings.gitlab_token.get_secret_value() if settings.gitlab_token else ""
+    resolver = MembershipResolver(http, admin)
+    try:
+        return [await resolver.principal(token) for token in tokens]
+    finally:
+        await http.close()
