@@ -6,6 +6,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from support import free_port
 
 
 class TcpProxy:
@@ -65,3 +69,13 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def proxy_to(url: str, default_port: int) -> Iterator[TcpProxy]:
+    """A started proxy in front of the service at ``url``, stopped afterwards."""
+    target = urlsplit(url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or default_port, free_port())
+    proxy.start()
+    yield proxy
+    proxy.stop()

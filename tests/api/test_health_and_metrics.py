@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import OPENSEARCH_URL, ApiServer, free_port, make_settings, wait_until
-from tcp_proxy import TcpProxy
+from tcp_proxy import TcpProxy, proxy_to
 
 pytestmark = pytest.mark.services
 
@@ -25,11 +24,8 @@ def api(start_api: StartApi) -> ApiServer:
 
 @pytest.fixture
 def opensearch_proxy() -> Iterator[TcpProxy]:
-    target = urlsplit(OPENSEARCH_URL)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 9200, free_port())
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with proxy_to(OPENSEARCH_URL, 9200) as proxy:
+        yield proxy
 
 
 def test_healthz_answers(api: ApiServer) -> None:

@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,12 +18,11 @@ from support import (
     REDIS_HOST_URL,
     REDIS_TEST_DB,
     ApiServer,
-    free_port,
     make_settings,
     queued_tasks,
     wait_until,
 )
-from tcp_proxy import TcpProxy
+from tcp_proxy import TcpProxy, proxy_to
 
 from indexer.settings import Settings
 
@@ -177,11 +175,8 @@ def test_a_burst_for_one_project_is_coalesced(api: ApiServer, redis_client: Redi
 
 @pytest.fixture
 def redis_proxy() -> Iterator[TcpProxy]:
-    target = urlsplit(REDIS_HOST_URL)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379, free_port())
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with proxy_to(REDIS_HOST_URL, 6379) as proxy:
+        yield proxy
 
 
 def test_with_redis_down_deliveries_are_spooled_then_enqueued(
