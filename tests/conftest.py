@@ -30,6 +30,7 @@ from support import (
     wait_until,
 )
 
+import mappings
 from indexer.index_layout import ensure_index
 from indexer.runtime import IndexRuntime
 from indexer.settings import Settings
@@ -62,6 +63,14 @@ def index_name(opensearch_client: OpenSearch) -> Iterator[Callable[[], str]]:
     yield make
     for name in made:
         opensearch_client.indices.delete(index=name, ignore_unavailable=True)
+
+
+@pytest.fixture
+def items_index(opensearch_client: OpenSearch, index_name: Callable[[], str]) -> str:
+    """A fresh index with labstac's item mapping, deleted after the test."""
+    name = index_name()
+    opensearch_client.indices.create(index=name, body=mappings.load("items"))
+    return name
 
 
 # ----------------------------------------------------------------------- Redis

@@ -6,7 +6,7 @@ projects GitLab's rules (the simulator's oracle) let that caller read. No leak, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gitlab
@@ -18,7 +18,6 @@ from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import World
 from opensearchpy import OpenSearch, helpers
 
-import mappings
 from indexer.access_fields import compute_access_fields
 from indexer.access_filter import access_filter
 from indexer.callers import Principal
@@ -169,13 +168,6 @@ def run_parity(
         )
         compared += 1
     return compared
-
-
-@pytest.fixture
-def items_index(opensearch_client: OpenSearch, index_name: Callable[[], str]) -> str:
-    name = index_name()
-    opensearch_client.indices.create(index=name, body=mappings.load("items"))
-    return name
 
 
 def test_filter_matches_gitlab_on_200_generated_worlds(

@@ -4,13 +4,9 @@ works (modules/reindex, modules/lang-painless), and `_acl` rejects unknown field
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
-
-import mappings
 
 pytestmark = pytest.mark.services
 
@@ -47,13 +43,6 @@ def item(key: str, geometry: dict[str, object] | None, project_id: int) -> dict[
             "version": 1,
         },
     }
-
-
-@pytest.fixture
-def items_index(opensearch_client: OpenSearch, index_name: Callable[[], str]) -> str:
-    name = index_name()
-    opensearch_client.indices.create(index=name, body=mappings.load("items"))
-    return name
 
 
 def test_geo_shape_intersects_finds_only_the_overlapping_item(
