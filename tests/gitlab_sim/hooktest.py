@@ -19,6 +19,21 @@ from gitlab_sim.receiver import Received, Receiver
 from gitlab_sim.world import Group, Project, User, World
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gitlab_hooks"
+# The events the simulator sends to a group hook and to a system hook, all switched on.
+ALL_GROUP_EVENTS = {
+    "push_events": True,
+    "tag_push_events": True,
+    "releases_events": True,
+    "member_events": True,
+    "project_events": True,
+    "subgroup_events": True,
+}
+ALL_SYSTEM_EVENTS = {
+    "push_events": True,
+    "tag_push_events": True,
+    "merge_requests_events": True,
+    "repository_update_events": True,
+}
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 

@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import pytest
 from gitlab_sim.changes import ChangeError
-from gitlab_sim.hooktest import Hub, assert_gitlab_headers, assert_like_doc, names, only
+from gitlab_sim.hooktest import (
+    ALL_GROUP_EVENTS,
+    ALL_SYSTEM_EVENTS,
+    Hub,
+    assert_gitlab_headers,
+    assert_like_doc,
+    names,
+    only,
+)
 
 HOOK_KEY = "system-hook-key"  # a hook's secret token
-ALL_GROUP_EVENTS = {
-    "push_events": True,
-    "tag_push_events": True,
-    "releases_events": True,
-    "member_events": True,
-    "project_events": True,
-    "subgroup_events": True,
-}
-ALL_SYSTEM_EVENTS = {
-    "push_events": True,
-    "tag_push_events": True,
-    "merge_requests_events": True,
-    "repository_update_events": True,
-}
 EVERY_GROUP = (
     "acme",
     "acme/vision",

@@ -9,26 +9,20 @@ import re
 import pytest
 from gitlab_sim import entities
 from gitlab_sim.changes import ChangeError, RefUpdate
-from gitlab_sim.hooktest import Hub, assert_gitlab_headers, assert_like_doc, names, only
+from gitlab_sim.hooktest import (
+    ALL_GROUP_EVENTS,
+    ALL_SYSTEM_EVENTS,
+    Hub,
+    assert_gitlab_headers,
+    assert_like_doc,
+    names,
+    only,
+)
 from gitlab_sim.payloads import BLANK_SHA
 
 HOOK_KEY = "hook-key-1"  # the hooks' secret token
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-ALL_GROUP_EVENTS = {
-    "push_events": True,
-    "tag_push_events": True,
-    "releases_events": True,
-    "member_events": True,
-    "project_events": True,
-    "subgroup_events": True,
-}
 ALL_PROJECT_EVENTS = {"push_events": True, "tag_push_events": True, "releases_events": True}
-ALL_SYSTEM_EVENTS = {
-    "push_events": True,
-    "tag_push_events": True,
-    "merge_requests_events": True,
-    "repository_update_events": True,
-}
 
 
 # ------------------------------------------------------------------ projects
