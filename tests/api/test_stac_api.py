@@ -14,12 +14,12 @@ import pytest
 from gitlab_sim.generator import generate
 from gitlab_sim.permissions import Caller, Oracle
 from gitlab_sim.server import SimulatorServer
-from gitlab_sim.world import World
+from gitlab_sim.world import Project, World
 from opensearchpy import OpenSearch
 from pystac_client import Client
 from support import ApiServer, make_settings
 
-from indexer.categories import DEFAULT_CATEGORIES, categories_of
+from indexer.categories import DEFAULT_CATEGORIES, Category, categories_of
 from indexer.runtime import IndexRuntime
 
 pytestmark = pytest.mark.services
@@ -191,18 +191,23 @@ def test_each_caller_sees_exactly_what_gitlab_allows_through_every_page(catalog:
             assert posted == got
 
 
+def listed_project(world: World, visibility: str) -> tuple[Project, Category]:
+    """The first project of this visibility with a readable repository and a category."""
+    project = next(
+        p
+        for p in world.projects
+        if p.visibility == visibility
+        and p.repository_access_level == "enabled"
+        and categories_of(p.topics, DEFAULT_CATEGORIES)
+    )
+    return project, categories_of(project.topics, DEFAULT_CATEGORIES)[0]
+
+
 def test_a_renamed_project_is_found_at_its_new_path_and_the_old_one_redirects(
     catalog: Catalog,
 ) -> None:
     world = catalog.world
-    project = next(
-        p
-        for p in world.projects
-        if p.visibility == "public"
-        and p.repository_access_level == "enabled"
-        and categories_of(p.topics, DEFAULT_CATEGORIES)
-    )
-    category = categories_of(project.topics, DEFAULT_CATEGORIES)[0]
+    project, category = listed_project(world, "public")
     old_path = world.project_full_path(project)
     catalog.sim.changes.rename_project(project.id, f"{project.path}-renamed")
     catalog.runtime.project_sync().sync(project.id)  # what the project_rename hook causes
@@ -256,14 +261,7 @@ def test_bad_requests_get_clear_errors(catalog: Catalog) -> None:
 
 def test_an_item_the_caller_may_not_read_is_a_404(catalog: Catalog) -> None:
     world = catalog.world
-    private = next(
-        p
-        for p in world.projects
-        if p.visibility == "private"
-        and p.repository_access_level == "enabled"
-        and categories_of(p.topics, DEFAULT_CATEGORIES)
-    )
-    category = categories_of(private.topics, DEFAULT_CATEGORIES)[0]
+    private, category = listed_project(world, "private")
     url = f"{catalog.root}/collections/{category.id}/items/{world.project_full_path(private)}"
     hidden = httpx.get(url)
     assert hidden.status_code == 404
