@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,13 +23,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import report  # noqa: E402  (bench/report.py)
 from gitlab_sim.generator import generate  # noqa: E402
+from processes import serve_world  # noqa: E402  (bench/processes.py)
 
 from indexer.access_fields import GroupInfo  # noqa: E402
 from indexer.index_layout import ensure_index  # noqa: E402
@@ -81,21 +79,9 @@ def main() -> int:
     world = generate(7, users=200, groups=150, projects=args.projects)
     admin = world.token_named(1).token
     world_file = Path(tempfile.mkdtemp()) / "world.json"
-    world.save(world_file)
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "gitlab_sim", "serve", "--world", str(world_file),
-         "--port", str(args.port), "--latency-ms", str(args.latency_ms)],
-        cwd=ROOT / "tests", stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{args.port}"
+    simulator, url = serve_world(world, world_file, args.port, args.latency_ms)
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/-/sim/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
         settings = Settings(
             gitlab_url=url,
             gitlab_token=admin,

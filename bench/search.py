@@ -50,6 +50,7 @@ import peer  # noqa: E402  (bench/peer.py)
 import report  # noqa: E402  (bench/report.py)
 from gitlab_sim.generator import generate  # noqa: E402
 from gitlab_sim.world import REPORTER, Membership, Token, User, World  # noqa: E402
+from processes import serve_world, wait_http  # noqa: E402  (bench/processes.py)
 from support import stop_process  # noqa: E402  (tests/support.py)
 
 from api.stac_params import parse_search  # noqa: E402
@@ -143,24 +144,6 @@ def query_mix(item: dict[str, Any]) -> list[Query]:
 
 
 # ---------------------------------------------------------------------------- set-up
-
-
-def run(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, **kwargs)
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited during start-up (code {process.returncode})")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{what} did not answer {url} within {seconds:.0f}s")
 
 
 def check_services() -> str:
@@ -612,12 +595,8 @@ def main() -> int:
     try:
         print(f"world: {args.projects} projects ...")
         world, tokens = bench_world(args.projects)
-        world_file = STATE / f"world-{args.projects}.json"
-        world.save(world_file)
-        processes.append(run([sys.executable, "-m", "gitlab_sim", "serve", "--world",
-                              str(world_file), "--port", str(SIM_PORT)], cwd=ROOT / "tests"))  # fmt: skip
-        sim_url = f"http://127.0.0.1:{SIM_PORT}"
-        wait_for(f"{sim_url}/-/sim/health", processes[-1], "the GitLab simulator")
+        simulator, sim_url = serve_world(world, STATE / f"world-{args.projects}.json", SIM_PORT)
+        processes.append(simulator)
         admin = str(tokens["admin"])
         settings = labstac_settings(sim_url, admin)
         items, index_seconds = labstac_index(settings, args.projects, args.reuse)
@@ -628,10 +607,13 @@ def main() -> int:
                "LABSTAC_INDEX_PREFIX": PREFIX, "LABSTAC_REDIS_URL": REDIS,
                "LABSTAC_OPENSEARCH_URL": OPENSEARCH, "LABSTAC_PORT": str(LABSTAC_PORT),
                "LABSTAC_STATE_DIR": str(STATE / "state"), "LABSTAC_LOG_LEVEL": "WARNING"}  # fmt: skip
-        labstac = run([str(Path(sys.executable).parent / "labstac"), "serve"], env=env)
+        labstac = subprocess.Popen(
+            [str(Path(sys.executable).parent / "labstac"), "serve"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
         processes.append(labstac)
         ours = f"http://127.0.0.1:{LABSTAC_PORT}{STAC}"
-        wait_for(f"http://127.0.0.1:{LABSTAC_PORT}/readyz", labstac, "labstac")
+        wait_http(f"http://127.0.0.1:{LABSTAC_PORT}/readyz", labstac)
 
         venv_python = peer.install(opensearch_url=OPENSEARCH)
         theirs = f"http://127.0.0.1:{PEER_PORT}"
