@@ -2,8 +2,8 @@
 simulator (50 ms per call), the labstac API and a worker, Redis and OpenSearch (refresh
 interval 1 s).
 
-1. Hook-to-searchable latency: 200 project changes made in GitLab, 20 per second; for each,
-   the time from the change until a search finds its new state. Target: p95 <= 2 s.
+1. Hook-to-searchable latency: 200 pushes of a README with a new title, 20 per second; for
+   each, the time from the push until a search finds the new title. Target: p95 <= 2 s.
 2. The receiver alone under 200 concurrent deliveries: requests per second and latency
    percentiles, against GET /healthz under the same load in the same run (the server's
    floor), as a ratio.
@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import report  # noqa: E402  (bench/report.py)
 from gitlab_sim.generator import generate  # noqa: E402
+from processes import serve_world, wait_http  # noqa: E402  (bench/processes.py)
 
 from indexer.categories import DEFAULT_CATEGORIES, categories_of  # noqa: E402
 from indexer.index_layout import ensure_index  # noqa: E402
@@ -51,18 +52,6 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
-
-
 def latency_run(sim_url: str, client: OpenSearch, alias: str, project_ids: list[int],
                 rate: float) -> list[float]:  # fmt: skip
     pending: dict[str, float] = {}
@@ -71,7 +60,7 @@ def latency_run(sim_url: str, client: OpenSearch, alias: str, project_ids: list[
     done = threading.Event()
 
     def poll() -> None:
-        while not done.is_set() or pending:
+        while not done.is_set():
             with lock:
                 names = list(pending)
             if names:
@@ -94,7 +83,12 @@ def latency_run(sim_url: str, client: OpenSearch, alias: str, project_ids: list[
             name = f"bench {uuid.uuid4().hex[:12]}"
             with lock:
                 pending[name] = time.monotonic()
-            response = sim.put(f"/projects/{project_id}", json={"name": name})
+            # A push of a README with a new title: the title an item shows comes from the
+            # README's front matter when it has one, as generated projects do.
+            readme = f"---\ntitle: {name}\n---\n\nChanged by the pipeline benchmark.\n"
+            response = sim.post(f"/projects/{project_id}/push", json={
+                "user_id": 1, "refs": [{"ref": "main", "files": {"README.md": readme}}],
+            })  # fmt: skip
             response.raise_for_status()
             time.sleep(1 / rate)
     deadline = time.monotonic() + 60
@@ -151,8 +145,8 @@ def main() -> int:
     world = generate(9, users=50, groups=40, projects=600)
     admin = world.token_named(1).token
     scratch = Path(tempfile.mkdtemp())
-    world.save(scratch / "world.json")
-    sim_url = f"http://127.0.0.1:{args.sim_port}"
+    simulator, sim_url = serve_world(world, scratch / "world.json", args.sim_port, args.latency_ms)
+    processes = [simulator]
     api_url = f"http://127.0.0.1:{args.api_port}"
     prefix, queue = f"bench{uuid.uuid4().hex[:6]}", f"bench-{uuid.uuid4().hex[:6]}"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LABSTAC_")},
@@ -161,13 +155,7 @@ def main() -> int:
            "LABSTAC_TASK_QUEUE": queue, "LABSTAC_REDIS_URL": "redis://127.0.0.1:6379/10",
            "LABSTAC_PORT": str(args.api_port), "LABSTAC_STATE_DIR": str(scratch / "state"),
            "LABSTAC_LOG_LEVEL": "WARNING"}  # fmt: skip
-    processes = [subprocess.Popen(
-        [sys.executable, "-m", "gitlab_sim", "serve", "--world", str(scratch / "world.json"),
-         "--port", str(args.sim_port), "--latency-ms", str(args.latency_ms)],
-        cwd=ROOT / "tests", stdout=subprocess.DEVNULL,
-    )]  # fmt: skip
     try:
-        wait_http(f"{sim_url}/-/sim/health")
         settings = Settings(
             gitlab_url=sim_url,
             gitlab_token=admin,
@@ -187,8 +175,9 @@ def main() -> int:
         time.sleep(3)  # the worker's start-up
         httpx.post(f"{sim_url}/-/sim/hooks", json={"kind": "system", "url": f"{api_url}/hooks/gitlab",
                                                    "token": SECRET}).raise_for_status()  # fmt: skip
+        # Indexed projects one can push to (an archived project is read-only).
         indexed = [p.id for p in world.projects if p.repository_access_level != "disabled"
-                   and categories_of(p.topics, DEFAULT_CATEGORIES)]  # fmt: skip
+                   and not p.archived and categories_of(p.topics, DEFAULT_CATEGORIES)]  # fmt: skip
         chosen = (indexed * (args.events // len(indexed) + 1))[: args.events]
         client = OpenSearch(hosts=["http://127.0.0.1:9200"])
         seconds = latency_run(sim_url, client, runtime.layout.read_alias, chosen, args.rate)
