@@ -20,16 +20,16 @@ from api.metrics import ApiMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware
 from api.openapi import openapi_html, openapi_json
 from api.stac_routes import landing, stac_routes
-from indexer.access_cache import CachedPrincipals
-from indexer.access_filter import AccessFilters
-from indexer.categories import load_catalog
-from indexer.engine import Engine
-from indexer.gitlab_http import GitLabHttp
-from indexer.index_layout import IndexLayout
-from indexer.membership_resolver import MembershipResolver
+from indexer.access.cache import CachedPrincipals
+from indexer.access.filter import AccessFilters
+from indexer.access.memberships import MembershipResolver
+from indexer.gitlab.async_client import GitLabHttp
+from indexer.index.engine import Engine
+from indexer.index.layout import IndexLayout
 from indexer.redis_client import create_async_redis, create_redis
 from indexer.settings import Settings, load_settings
 from indexer.spool import Spool
+from indexer.stac.categories import load_catalog
 from workers.app import create_celery_app
 
 log = logging.getLogger(__name__)

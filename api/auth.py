@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from indexer.access_cache import CachedPrincipals
-from indexer.callers import Principal
+from indexer.access.cache import CachedPrincipals
+from indexer.access.callers import Principal
 
 
 def token_of(request: Request) -> str | None:

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 
 import click
 
-from indexer.categories import load_catalog
-from indexer.engine import Engine
 from indexer.errors import LabstacError, SettingsInvalid
 from indexer.heartbeat import read_heartbeats
+from indexer.index.engine import Engine
 from indexer.logs import configure_logging
 from indexer.redis_client import create_redis, queue_depth
 from indexer.settings import Settings, load_settings
 from indexer.spool import Spool
+from indexer.stac.categories import load_catalog
 from indexer.task_records import (
     dead_letter_count,
     last_reconcile,
@@ -213,8 +213,8 @@ def reindex(concurrency: int) -> None:
     Example:
       labstac reindex --concurrency 16
     """
-    from indexer.index_layout import ensure_index
-    from indexer.runtime import IndexRuntime
+    from indexer.index.layout import ensure_index
+    from indexer.index.runtime import IndexRuntime
 
     settings = _settings()
     runtime = IndexRuntime(settings)
@@ -249,7 +249,7 @@ def reconcile(access_only: bool, dry_run: bool) -> None:
     Example:
       labstac reconcile --access
     """
-    from indexer.runtime import IndexRuntime
+    from indexer.index.runtime import IndexRuntime
 
     settings = _settings()
     runtime = IndexRuntime(settings)
@@ -348,10 +348,10 @@ def search(  # noqa: PLR0917 - click passes every option by position
     import os
 
     from api.stac_params import MAX_LIMIT, parse_bbox, parse_datetime
-    from indexer.access_filter import MATCH_ALL, access_filter
-    from indexer.membership_resolver import principals_from_gitlab
-    from indexer.runtime import IndexRuntime
-    from indexer.search import SearchRequest, search_body
+    from indexer.access.filter import MATCH_ALL, access_filter
+    from indexer.access.memberships import principals_from_gitlab
+    from indexer.index.runtime import IndexRuntime
+    from indexer.search.request import SearchRequest, search_body
 
     settings = _settings()
     runtime = IndexRuntime(settings)

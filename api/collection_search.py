@@ -18,7 +18,7 @@ from api.stac_params import (
     refuse_unknown,
 )
 from indexer.errors import Invalid
-from indexer.search import DatetimeRange, bbox_corners
+from indexer.search.request import DatetimeRange, bbox_corners
 
 COLLECTION_SEARCH_PARAMETERS = ("bbox", "datetime", "q", "limit", "token")
 _WORD = re.compile(r"[\w:-]+")  # keeps topics such as sharinghub:dataset whole

@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from api.errors import error_response
 from api.json_response import JSONResponse
-from indexer.engine import Engine
 from indexer.errors import UpstreamUnavailable
+from indexer.index.engine import Engine
 from indexer.redis_client import ping
 
 # A probe must answer quickly even when a backend hangs rather than refuses.

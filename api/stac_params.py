@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from indexer.cql2_filter import CRS84, filter_clause
 from indexer.errors import Invalid
-from indexer.fields_extension import FieldSelection
-from indexer.query_extension import OPERATORS as QUERY_OPERATORS
-from indexer.query_extension import query_clause
-from indexer.search import SORTABLE, DatetimeRange, SearchRequest, bbox_corners
+from indexer.search.fields_extension import FieldSelection
+from indexer.search.filter_extension import CRS84, filter_clause
+from indexer.search.query_extension import OPERATORS as QUERY_OPERATORS
+from indexer.search.query_extension import query_clause
+from indexer.search.request import SORTABLE, DatetimeRange, SearchRequest, bbox_corners
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 10

@@ -29,17 +29,17 @@ from api.stac_links import (
     with_query,
 )
 from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
-from indexer import queryables as queryable_fields
-from indexer.access_filter import AccessFilters
-from indexer.categories import Catalog, Category
+from indexer.access.filter import AccessFilters
 from indexer.errors import Invalid, NotFound
-from indexer.search import (
+from indexer.search.request import (
     SearchRequest,
     encode_token,
     extent_body,
     item_body,
     search_body,
 )
+from indexer.stac import queryables as queryable_fields
+from indexer.stac.categories import Catalog, Category
 
 STAC_VERSION = "1.1.0"
 CONFORMANCE = [

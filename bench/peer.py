@@ -117,9 +117,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))  # for support.stop_process
 
-from support import stop_process  # noqa: E402  (tests/support.py)
+from support import stop_process  # noqa: E402  (tests/helpers/support.py)
 
 PEER_PACKAGE = "stac-fastapi-opensearch"
 PEER_VERSION = "8.0.0"

@@ -32,16 +32,15 @@ import httpx
 from opensearchpy import OpenSearch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 import report  # noqa: E402  (bench/report.py)
-from gitlab_sim.generator import generate  # noqa: E402
 from processes import serve_world, wait_http  # noqa: E402  (bench/processes.py)
 
-from indexer.categories import DEFAULT_CATEGORIES, categories_of  # noqa: E402
-from indexer.index_layout import ensure_index  # noqa: E402
-from indexer.runtime import IndexRuntime  # noqa: E402
+from gitlab_sim.generator import generate  # noqa: E402
+from indexer.index.layout import ensure_index  # noqa: E402
+from indexer.index.runtime import IndexRuntime  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
+from indexer.stac.categories import DEFAULT_CATEGORIES, categories_of  # noqa: E402
 
 SECRET = "bench-hook-secret-0123456789"  # noqa: S105
 LABSTAC = str(Path(sys.executable).parent / "labstac")

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 from gitlab_sim.world import World  # noqa: E402
 
@@ -42,7 +41,7 @@ def serve_world(
     process = subprocess.Popen(
         [sys.executable, "-m", "gitlab_sim", "serve", "--world", str(world_file),
          "--port", str(port), "--latency-ms", str(latency_ms)],
-        cwd=ROOT / "tests", stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/-/sim/health", process)

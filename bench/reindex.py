@@ -24,15 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 import report  # noqa: E402  (bench/report.py)
-from gitlab_sim.generator import generate  # noqa: E402
 from processes import serve_world  # noqa: E402  (bench/processes.py)
 
-from indexer.access_fields import GroupInfo  # noqa: E402
-from indexer.index_layout import ensure_index  # noqa: E402
-from indexer.runtime import IndexRuntime  # noqa: E402
+from gitlab_sim.generator import generate  # noqa: E402
+from indexer.gitlab.facts import GroupInfo  # noqa: E402
+from indexer.index.layout import ensure_index  # noqa: E402
+from indexer.index.runtime import IndexRuntime  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 
 

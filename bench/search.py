@@ -44,21 +44,21 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))  # for support.stop_process
 
 import peer  # noqa: E402  (bench/peer.py)
 import report  # noqa: E402  (bench/report.py)
-from gitlab_sim.generator import generate  # noqa: E402
-from gitlab_sim.world import REPORTER, Membership, Token, User, World  # noqa: E402
 from processes import serve_world, wait_http  # noqa: E402  (bench/processes.py)
-from support import stop_process  # noqa: E402  (tests/support.py)
+from support import stop_process  # noqa: E402  (tests/helpers/support.py)
 
 from api.stac_params import parse_search  # noqa: E402
-from indexer.access_filter import AccessFilters  # noqa: E402
-from indexer.index_layout import ensure_index  # noqa: E402
-from indexer.membership_resolver import principals_from_gitlab  # noqa: E402
-from indexer.runtime import IndexRuntime  # noqa: E402
-from indexer.search import HIDDEN, item_body, search_body  # noqa: E402
+from gitlab_sim.generator import generate  # noqa: E402
+from gitlab_sim.world import REPORTER, Membership, Token, User, World  # noqa: E402
+from indexer.access.filter import AccessFilters  # noqa: E402
+from indexer.access.memberships import principals_from_gitlab  # noqa: E402
+from indexer.index.layout import ensure_index  # noqa: E402
+from indexer.index.runtime import IndexRuntime  # noqa: E402
+from indexer.search.request import HIDDEN, item_body, search_body  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 
 STATE = Path(os.environ.get("LABSTAC_SERVICES_HOME", "/var/tmp/labstac")) / "bench-search"  # noqa: S108

@@ -19,9 +19,9 @@ from urllib.parse import quote
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 import report  # noqa: E402  (bench/report.py)
+
 from gitlab_sim.generator import generate  # noqa: E402
 from gitlab_sim.server import SimulatorServer  # noqa: E402
 

@@ -35,7 +35,7 @@ write_env_file() {
     umask 077
     cat >"$ENV_FILE" <<ENV
 # labstac settings for \`make up\` (written once; edit freely). See README.md, "Configuration".
-# The demo GitLab is the simulator in tests/gitlab_sim; its admin token reads for labstac.
+# The demo GitLab is the simulator in gitlab_sim/; its admin token reads for labstac.
 LABSTAC_GITLAB_URL=http://127.0.0.1:$GITLAB_PORT
 LABSTAC_GITLAB_TOKEN=$(demo_token root)
 LABSTAC_WEBHOOK_SECRETS=$secret
@@ -99,8 +99,7 @@ up() {
   secret=$(env_value LABSTAC_WEBHOOK_SECRETS | cut -d, -f1)
 
   if ! pid_of gitlab >/dev/null; then
-    start gitlab "$VENV/bin/python" -c "import sys; sys.path.insert(0, 'tests'); \
-from gitlab_sim.__main__ import main; sys.exit(main(['serve', '--demo', '--port', '$GITLAB_PORT']))"
+    start gitlab "$VENV/bin/python" -m gitlab_sim serve --demo --port "$GITLAB_PORT"
     wait_for "the demo GitLab" "$gitlab/-/sim/health" gitlab
     curl -sf -X POST "$gitlab/-/sim/hooks" -H 'Content-Type: application/json' \
       -d "{\"kind\": \"system\", \"url\": \"$api/hooks/gitlab\", \"token\": \"$secret\",

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gitlab_sim.server import SimulatorServer
 from opensearchpy import OpenSearch
 from redis import Redis
 from support import (
@@ -31,8 +30,9 @@ from support import (
 )
 
 import mappings
-from indexer.index_layout import ensure_index
-from indexer.runtime import IndexRuntime
+from gitlab_sim.server import SimulatorServer
+from indexer.index.layout import ensure_index
+from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
 from workers.app import create_celery_app
 

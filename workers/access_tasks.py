@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from indexer.access_cache import forget_user as drop_cached_user
+from indexer.access.cache import forget_user as drop_cached_user
 from indexer.errors import UpstreamUnavailable
 from workers.app import LabstacTask, labstac_app
 

@@ -17,7 +17,7 @@ from indexer.task_records import record_dead_letter
 if TYPE_CHECKING:
     # Only workers run tasks: the API builds this app to enqueue, and must not load the
     # indexing stack (item building, geometry, pystac) it never uses.
-    from indexer.runtime import IndexRuntime
+    from indexer.index.runtime import IndexRuntime
 
 # Modules whose tasks every worker registers.
 TASK_MODULES = ("workers.health", "workers.index_tasks", "workers.access_tasks")
@@ -39,7 +39,7 @@ class LabstacCelery(Celery):
     @cached_property
     def runtime(self) -> IndexRuntime:
         """This process's engine, Redis and layout for index tasks (readers are per task)."""
-        from indexer.runtime import IndexRuntime
+        from indexer.index.runtime import IndexRuntime
 
         return IndexRuntime(self.labstac_settings, retry_transient_errors=False)
 

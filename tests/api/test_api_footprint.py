@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-INDEXING_ONLY = ("pystac", "shapely", "numpy", "indexer.items", "indexer.reindex")
+INDEXING_ONLY = ("pystac", "shapely", "numpy", "indexer.stac.items", "indexer.index.reindex")
 
 
 def test_the_api_does_not_load_the_indexing_stack() -> None:

@@ -11,16 +11,16 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from gitlab_sim.generator import generate
-from gitlab_sim.permissions import Caller, Oracle
-from gitlab_sim.server import SimulatorServer
-from gitlab_sim.world import Project, World
 from opensearchpy import OpenSearch
 from pystac_client import Client
 from support import ApiServer, make_settings
 
-from indexer.categories import DEFAULT_CATEGORIES, Category, categories_of
-from indexer.runtime import IndexRuntime
+from gitlab_sim.generator import generate
+from gitlab_sim.permissions import Caller, Oracle
+from gitlab_sim.server import SimulatorServer
+from gitlab_sim.world import Project, World
+from indexer.index.runtime import IndexRuntime
+from indexer.stac.categories import DEFAULT_CATEGORIES, Category, categories_of
 
 pytestmark = pytest.mark.services
 ROOT = "/api/v1/stac"

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import ApiServer
+
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import Project, World
-from support import ApiServer
-
-from indexer.runtime import IndexRuntime
+from indexer.index.runtime import IndexRuntime
 
 pytestmark = pytest.mark.services
 OFFLINE = Path(__file__).resolve().parent.parent / "fixtures" / "offline-schemas"

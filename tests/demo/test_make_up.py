@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from gitlab_sim.demo import TOKENS, demo_world
-from gitlab_sim.permissions import Caller, Oracle
 from support import REDIS_TEST_DB, free_port
 
-from indexer.categories import DEFAULT_CATEGORIES, categories_of
+from gitlab_sim.demo import TOKENS, demo_world
+from gitlab_sim.permissions import Caller, Oracle
+from indexer.stac.categories import DEFAULT_CATEGORIES, categories_of
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[2]

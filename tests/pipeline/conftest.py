@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gitlab_sim.generator import generate
-from gitlab_sim.server import SimulatorServer
 from opensearchpy import OpenSearch
 from pipeline_stack import SECRET, Stack
 from support import ApiServer, WorkerProcess
 
-from indexer.runtime import IndexRuntime
+from gitlab_sim.generator import generate
+from gitlab_sim.server import SimulatorServer
+from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
 
 

@@ -9,18 +9,18 @@ import time
 
 import httpx
 import pytest
-from gitlab_sim.permissions import Caller, Oracle
-from gitlab_sim.world import DEVELOPER, REPORTER, Project, World
 from pipeline_stack import SECRET, Stack
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from support import REDIS_HOST_URL, REDIS_TEST_DB, wait_until
 
-from indexer.access_cache import CachedPrincipals, memberships_key
-from indexer.access_filter import access_filter
-from indexer.callers import Principal
-from indexer.gitlab_http import GitLabHttp
-from indexer.membership_resolver import MembershipResolver
+from gitlab_sim.permissions import Caller, Oracle
+from gitlab_sim.world import DEVELOPER, REPORTER, Project, World
+from indexer.access.cache import CachedPrincipals, memberships_key
+from indexer.access.callers import Principal
+from indexer.access.filter import access_filter
+from indexer.access.memberships import MembershipResolver
+from indexer.gitlab.async_client import GitLabHttp
 
 pytestmark = pytest.mark.services
 

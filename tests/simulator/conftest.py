@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from hooktest import Hub
+
 from gitlab_sim.golden import golden_world
-from gitlab_sim.hooktest import Hub
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import World
 
@@ -35,7 +36,7 @@ def golden(serve_world: Callable[[World], SimulatorServer]) -> SimulatorServer:
 
 @pytest.fixture
 def hub() -> Iterator[Hub]:
-    """The golden world with hooks, deliveries, changes and a receiver (gitlab_sim.hooktest)."""
+    """The golden world with hooks, deliveries, changes and a receiver (hooktest)."""
     made = Hub.start(golden_world())
     yield made
     made.stop()

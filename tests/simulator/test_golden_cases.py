@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+
 from gitlab_sim.golden import GOLDEN_CASES, GoldenCase, decide, golden_world
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import REPOSITORY_READ_SCOPES

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitlab_sim.hooktest import FIXTURES, hook_fixture, shape_problems
+from hooktest import FIXTURES, hook_fixture, shape_problems
 
 PAGES = (
     "doc/administration/system_hooks.md",

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from hook_receiver import Receiver
+from hooktest import assert_gitlab_headers, assert_like_doc, names
+
 from gitlab_sim.golden import golden_world
-from gitlab_sim.hooktest import assert_gitlab_headers, assert_like_doc, names
-from gitlab_sim.receiver import Receiver
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import World
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from hooktest import Hub, assert_gitlab_headers
+
 from gitlab_sim.delivery import DEFAULT_TIMEOUT_SECONDS, DeliveryError, DeliverySettings
-from gitlab_sim.hooktest import Hub, assert_gitlab_headers
 
 HOOK_KEY = "hook-key"  # a hook's secret token
 

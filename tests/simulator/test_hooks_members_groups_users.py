@@ -4,8 +4,7 @@ visibility, blocks and display-name changes send nothing, as in GitLab."""
 from __future__ import annotations
 
 import pytest
-from gitlab_sim.changes import ChangeError
-from gitlab_sim.hooktest import (
+from hooktest import (
     ALL_GROUP_EVENTS,
     ALL_SYSTEM_EVENTS,
     Hub,
@@ -14,6 +13,8 @@ from gitlab_sim.hooktest import (
     names,
     only,
 )
+
+from gitlab_sim.changes import ChangeError
 
 HOOK_KEY = "system-hook-key"  # a hook's secret token
 EVERY_GROUP = (

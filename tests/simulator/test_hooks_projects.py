@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from gitlab_sim import entities
-from gitlab_sim.changes import ChangeError, RefUpdate
-from gitlab_sim.hooktest import (
+from hooktest import (
     ALL_GROUP_EVENTS,
     ALL_SYSTEM_EVENTS,
     Hub,
@@ -18,6 +16,9 @@ from gitlab_sim.hooktest import (
     names,
     only,
 )
+
+from gitlab_sim import entities
+from gitlab_sim.changes import ChangeError, RefUpdate
 from gitlab_sim.payloads import BLANK_SHA
 
 HOOK_KEY = "hook-key-1"  # the hooks' secret token

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+
 from gitlab_sim.generator import generate
 from gitlab_sim.permissions import Caller, Oracle
 from gitlab_sim.server import SimulatorServer

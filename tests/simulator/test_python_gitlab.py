@@ -8,6 +8,7 @@ from collections.abc import Callable
 import gitlab
 import pytest
 import requests
+
 from gitlab_sim.generator import generate
 from gitlab_sim.permissions import Caller, Oracle
 from gitlab_sim.server import SimulatorServer

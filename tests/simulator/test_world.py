@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from gitlab_sim.generator import TRICKY_CASES, generate, minimum_tricky, tricky_case_counts
 from gitlab_sim.golden import golden_world
 from gitlab_sim.world import VISIBILITY_LEVEL, World

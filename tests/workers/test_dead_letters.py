@@ -7,16 +7,16 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
-from gitlab_sim.generator import generate
-from gitlab_sim.server import SimulatorServer
 from opensearchpy import OpenSearch
 from redis import Redis
 from support import LABSTAC_BIN, WorkerProcess, settings_env, wait_until
 
-from indexer.categories import DEFAULT_CATEGORIES, categories_of
-from indexer.index_layout import IndexLayout
-from indexer.runtime import IndexRuntime
+from gitlab_sim.generator import generate
+from gitlab_sim.server import SimulatorServer
+from indexer.index.layout import IndexLayout
+from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
+from indexer.stac.categories import DEFAULT_CATEGORIES, categories_of
 from indexer.task_records import DEAD_LETTERS
 from workers.app import create_celery_app
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from gitlab_sim.generator import generate
-from gitlab_sim.server import SimulatorServer
-from gitlab_sim.world import World
 from opensearchpy import OpenSearch
 from support import WorkerProcess, wait_until
 
-from indexer.categories import DEFAULT_CATEGORIES, categories_of
-from indexer.index_layout import IndexLayout
-from indexer.runtime import IndexRuntime
+from gitlab_sim.generator import generate
+from gitlab_sim.server import SimulatorServer
+from gitlab_sim.world import World
+from indexer.index.layout import IndexLayout
+from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
+from indexer.stac.categories import DEFAULT_CATEGORIES, categories_of
 from workers.app import create_celery_app
 
 pytestmark = pytest.mark.services

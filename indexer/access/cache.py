@@ -1,0 +1,178 @@
+"""The callers' cache in Redis, in front of the membership resolver.
+
+    labstac:token:<sha256 of the token>   the token's user and scopes   (short TTL)
+    labstac:token:<sha256>                "invalid" for a refused token  (10 s)
+    labstac:memberships:<user id>         the user's direct memberships (longer TTL)
+    labstac:user-tokens:<user id>         the token hashes seen for that user
+
+A token is only ever stored as its SHA-256. ``forget_user`` drops a user's memberships and
+token entries at once (the membership hooks call it), so the next request sees the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
+
+from indexer.access.callers import Memberships, Principal, TokenUser
+from indexer.access.memberships import MembershipResolver
+from indexer.errors import Unauthorized
+from indexer.redis_client import translate
+
+log = logging.getLogger(__name__)
+
+INVALID = "invalid"
+INVALID_TTL_SECONDS = 10
+# A caller's two entries in one round trip: the token's, then, for a user, the memberships
+# of the user it names. (It reads a key it derives, which a Redis Cluster would refuse;
+# labstac uses one Redis.)
+READ_ENTRIES = """
+local token = redis.call('GET', KEYS[1])
+if not token or token == ARGV[2] then return {token} end
+local ok, user = pcall(cjson.decode, token)
+if not ok or type(user) ~= 'table' or user['acts_as_admin'] then return {token} end
+return {token, redis.call('GET', ARGV[1] .. string.format('%d', user['user_id']))}
+"""
+# Decoded membership lists kept in memory, keyed by their cached JSON: Redis stays the
+# source of truth (every request still reads it), only the decoding is skipped.
+DECODED_MEMBERSHIPS = 256
+
+
+def token_key(token: str) -> str:
+    return f"labstac:token:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+MEMBERSHIPS_PREFIX = "labstac:memberships:"
+
+
+def memberships_key(user_id: int) -> str:
+    return f"{MEMBERSHIPS_PREFIX}{user_id}"
+
+
+def user_tokens_key(user_id: int) -> str:
+    return f"labstac:user-tokens:{user_id}"
+
+
+def forget_user(redis: Redis, user_id: int) -> int:
+    """Drop everything cached about a user; returns how many entries went."""
+    try:
+        token_keys = list(redis.smembers(user_tokens_key(user_id)))
+        return int(redis.delete(memberships_key(user_id), user_tokens_key(user_id), *token_keys))
+    except RedisError as error:
+        raise translate(error) from error
+
+
+class CachedPrincipals:
+    """Principals for tokens, from the cache when it can, from GitLab when it must."""
+
+    def __init__(
+        self,
+        redis: AsyncRedis,
+        resolver: MembershipResolver,
+        *,
+        token_ttl: int,
+        membership_ttl: int,
+    ) -> None:
+        self._redis = redis
+        self._resolver = resolver
+        self._token_ttl = token_ttl
+        self._membership_ttl = membership_ttl
+        self._decoded: OrderedDict[str, Memberships] = OrderedDict()
+        self._read_entries = redis.register_script(READ_ENTRIES)
+
+    async def principal(self, token: str | None) -> Principal:
+        if not token:
+            return Principal.anonymous()
+        cached_user, cached_memberships = await self._cached_entries(token)
+        user = await self._token_user(token, cached_user)
+        if not user.can_read:
+            return Principal.anonymous()
+        if user.acts_as_admin:
+            return Principal("admin", user, fingerprint="admin")
+        if cached_memberships:
+            digest, memberships = self._decode(cached_memberships)
+        else:
+            digest, memberships = await self._memberships(user.user_id)
+        # What the filter depends on: external or not, and the memberships (by a digest,
+        # since a user in thousands of projects has a long list).
+        fingerprint = f"user:{user.external}:{digest}"
+        return Principal("user", user, memberships, fingerprint=fingerprint)
+
+    async def _cached_entries(self, token: str) -> tuple[str | None, str | None]:
+        """The token's cached entry and, for a known user, their cached memberships."""
+        try:
+            found = await self._read_entries(
+                keys=[token_key(token)], args=[MEMBERSHIPS_PREFIX, INVALID]
+            )
+        except RedisError as error:
+            raise translate(error) from error
+        # An absent entry comes back short or as None: pad to two.
+        values = [None if v is None else str(v) for v in found or []] + [None, None]
+        return values[0], values[1]
+
+    async def _token_user(self, token: str, cached: str | None) -> TokenUser:
+        key = token_key(token)
+        if cached == INVALID:
+            raise Unauthorized("the GitLab token is unknown, expired or revoked")
+        if cached:
+            return TokenUser.from_json(json.loads(cached))
+        try:
+            user = await self._resolver.token_user(token)
+        except Unauthorized:
+            # A burst of requests with a bad token must not become a burst of GitLab calls.
+            await self._store(key, INVALID, INVALID_TTL_SECONDS)
+            raise
+        if self._token_ttl:
+            try:
+                async with self._redis.pipeline() as pipe:
+                    pipe.set(key, json.dumps(user.to_json()), ex=self._token_ttl)
+                    pipe.sadd(user_tokens_key(user.user_id), key)
+                    pipe.expire(user_tokens_key(user.user_id), max(self._token_ttl, 3600))
+                    await pipe.execute()
+            except RedisError as error:
+                raise translate(error) from error
+        return user
+
+    async def _memberships(self, user_id: int) -> tuple[str, Memberships]:
+        """The digest of the memberships' cached JSON, and the memberships."""
+        key = memberships_key(user_id)
+        try:
+            cached = await self._redis.get(key)
+        except RedisError as error:
+            raise translate(error) from error
+        if cached:
+            return self._decode(str(cached))
+        memberships = await self._resolver.memberships(user_id)
+        raw = json.dumps(memberships.to_json())
+        if self._membership_ttl:
+            await self._store(key, raw, self._membership_ttl)
+        return _digest(raw), memberships
+
+    def _decode(self, raw: str) -> tuple[str, Memberships]:
+        """The digest of the cached JSON, and the memberships it holds."""
+        key = _digest(raw)
+        memberships = self._decoded.get(key)
+        if memberships is None:
+            memberships = Memberships.from_json(json.loads(raw))
+            self._decoded[key] = memberships
+            if len(self._decoded) > DECODED_MEMBERSHIPS:
+                self._decoded.popitem(last=False)
+        else:
+            self._decoded.move_to_end(key)
+        return key, memberships
+
+    async def _store(self, key: str, value: str, ttl: int) -> None:
+        try:
+            await self._redis.set(key, value, ex=ttl)
+        except RedisError as error:
+            raise translate(error) from error
+
+
+def _digest(raw: str) -> str:
+    return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()

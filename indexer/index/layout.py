@@ -1,0 +1,80 @@
+"""Where documents live. Versioned indices ``<prefix>-items-v<N>`` sit behind aliases:
+
+<prefix>-items            read alias: every search goes here
+<prefix>-items-write      write alias: the live index, for event writes
+<prefix>-items-building   the index a running reindex fills (absent otherwise); event
+                          writes go here too, so nothing is lost at the swap
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import mappings
+from indexer.index.engine import IndexEngine
+
+_VERSION = re.compile(r"-v(\d+)$")
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    prefix: str
+
+    @property
+    def read_alias(self) -> str:
+        return f"{self.prefix}-items"
+
+    @property
+    def write_alias(self) -> str:
+        return f"{self.prefix}-items-write"
+
+    @property
+    def building_alias(self) -> str:
+        return f"{self.prefix}-items-building"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}-items-v*"
+
+    def index_name(self, version: int) -> str:
+        return f"{self.prefix}-items-v{version}"
+
+    @staticmethod
+    def version_of(index: str) -> int:
+        found = _VERSION.search(index)
+        return int(found.group(1)) if found else 0
+
+
+def ensure_template(engine: IndexEngine, layout: IndexLayout) -> None:
+    engine.put_template(f"{layout.prefix}-items", [layout.pattern], mappings.load("items"))
+
+
+def next_index_name(engine: IndexEngine, layout: IndexLayout) -> str:
+    """The versioned index after the newest one that exists."""
+    newest = max((layout.version_of(i) for i in engine.indices(layout.pattern)), default=0)
+    return layout.index_name(newest + 1)
+
+
+def ensure_index(engine: IndexEngine, layout: IndexLayout) -> str:
+    """Make sure a live index exists behind the read and write aliases; returns its name."""
+    ensure_template(engine, layout)
+    live = engine.alias_targets(layout.read_alias)[layout.read_alias]
+    if live:
+        return live[0]
+    name = next_index_name(engine, layout)
+    engine.create_index(name)
+    engine.update_aliases(
+        [
+            {"add": {"index": name, "alias": layout.read_alias}},
+            {"add": {"index": name, "alias": layout.write_alias}},
+        ]
+    )
+    return name
+
+
+def write_targets(engine: IndexEngine, layout: IndexLayout) -> list[str]:
+    """The indices an event's write must reach: the live one and, during a reindex, the one
+    being built."""
+    targets = engine.alias_targets(layout.write_alias, layout.building_alias)
+    return sorted({index for indices in targets.values() for index in indices})

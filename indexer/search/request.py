@@ -1,0 +1,221 @@
+"""Item search as a typed request and a pure translation into the engine's query DSL.
+
+Every query sorts by ``properties.datetime`` (newest first), then by the document key, which
+is unique: a stable order that ``search_after`` pages through without gaps or repeats. The
+page token is that ``search_after`` value, opaque to clients (base64 of JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from indexer.errors import Invalid
+from indexer.search.fields_extension import FieldSelection
+
+SORT: list[dict[str, Any]] = [
+    {"properties.datetime": {"order": "desc", "missing": "_last"}},
+    {"doc_key": {"order": "asc"}},
+]
+# Fields a client may sort by, as the names it uses and the index field behind each.
+SORTABLE = {
+    "id": "id",
+    "collection": "collection",
+    "datetime": "properties.datetime",
+    "start_datetime": "properties.start_datetime",
+    "end_datetime": "properties.end_datetime",
+    "created": "properties.created",
+    "updated": "properties.updated",
+    "title": "properties.title.keyword",
+}
+SORTABLE.update(
+    {f"properties.{k}": v for k, v in list(SORTABLE.items()) if v.startswith("properties.")}
+)
+TEXT_FIELDS = ["properties.title^3", "properties.description", "properties.keywords^2"]
+# What clients never see: labstac's own fields.
+HIDDEN = ["_acl", "labstac", "doc_key", "previous_ids"]
+
+
+@dataclass(frozen=True)
+class DatetimeRange:
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    collections: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    bbox: tuple[float, ...] | None = None
+    intersects: dict[str, Any] | None = None
+    datetime: DatetimeRange | None = None
+    limit: int = 10
+    token: str | None = None
+    sortby: tuple[tuple[str, bool], ...] = ()  # (queryable field, ascending)
+    q: tuple[str, ...] = ()  # free-text terms or phrases, any of which may match
+    fields: FieldSelection | None = None  # None: whole items
+    filter: dict[str, Any] | None = None  # a CQL2 filter, already in the engine's DSL
+
+
+def encode_token(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def sort_clause(request: SearchRequest) -> list[dict[str, Any]]:
+    """The request's order, ending in the unique document key so pages never overlap."""
+    if not request.sortby:
+        return SORT
+    clauses: list[dict[str, Any]] = [
+        {SORTABLE[name]: {"order": "asc" if ascending else "desc", "missing": "_last"}}
+        for name, ascending in request.sortby
+    ]
+    return [*clauses, {"doc_key": {"order": "asc"}}]
+
+
+def decode_token(token: str, expected: int = len(SORT)) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Invalid("token is not a page token this API gave") from None
+    if not isinstance(values, list) or len(values) != expected:
+        raise Invalid("token is not a page token this API gave")
+    return values
+
+
+def bbox_corners(bbox: tuple[float, ...] | list[float]) -> tuple[float, float, float, float]:
+    """West, south, east, north of a 4- or 6-number bbox (the heights dropped)."""
+    west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
+    return west, south, east, north
+
+
+def bbox_shape(bbox: tuple[float, ...] | list[float]) -> dict[str, Any]:
+    """The engine's shape for a bbox: an envelope, or two across the antimeridian."""
+    west, south, east, north = bbox_corners(bbox)
+    if west > east:  # across the antimeridian: two envelopes
+        return {
+            "type": "multipolygon",
+            "coordinates": [
+                [[[west, south], [180, south], [180, north], [west, north], [west, south]]],
+                [[[-180, south], [east, south], [east, north], [-180, north], [-180, south]]],
+            ],
+        }
+    return {"type": "envelope", "coordinates": [[west, north], [east, south]]}
+
+
+def _datetime_clause(window: DatetimeRange) -> dict[str, Any]:
+    """Items whose datetime falls in the window, or whose start..end range overlaps it."""
+    start = window.start.isoformat() if window.start else None
+    end = window.end.isoformat() if window.end else None
+    instant: dict[str, Any] = {}
+    if start:
+        instant["gte"] = start
+    if end:
+        instant["lte"] = end
+    ranged: list[dict[str, Any]] = []
+    if end:
+        ranged.append({"range": {"properties.start_datetime": {"lte": end}}})
+    if start:
+        ranged.append({"range": {"properties.end_datetime": {"gte": start}}})
+    return {
+        "bool": {
+            "should": [
+                {"range": {"properties.datetime": instant}},
+                {"bool": {"filter": [{"exists": {"field": "properties.start_datetime"}},
+                                     *ranged]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }  # fmt: skip
+
+
+def filters(request: SearchRequest, access: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every clause in filter context: the request's, and the caller's access filter."""
+    clauses: list[dict[str, Any]] = [access]
+    if request.collections:
+        clauses.append({"terms": {"collection": list(request.collections)}})
+    if request.ids:
+        clauses.append({"terms": {"id": list(request.ids)}})
+    if request.bbox is not None:
+        shape = bbox_shape(request.bbox)
+        clauses.append({"geo_shape": {"geometry": {"shape": shape, "relation": "intersects"}}})
+    if request.intersects is not None:
+        clauses.append(
+            {"geo_shape": {"geometry": {"shape": request.intersects, "relation": "intersects"}}}
+        )
+    if request.datetime is not None:
+        clauses.append(_datetime_clause(request.datetime))
+    if request.filter is not None:
+        clauses.append(request.filter)
+    if request.q:
+        clauses.append(
+            {
+                "bool": {
+                    "should": [
+                        {
+                            "multi_match": {
+                                "query": term,
+                                "fields": TEXT_FIELDS,
+                                "type": "phrase" if " " in term.strip() else "best_fields",
+                                "operator": "and",
+                            }
+                        }
+                        for term in request.q
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
+    return clauses
+
+
+def search_body(request: SearchRequest, access: dict[str, Any]) -> dict[str, Any]:
+    sort = sort_clause(request)
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": filters(request, access)}},
+        "sort": sort,
+        "size": request.limit,
+        "track_total_hits": True,
+        "_source": {"excludes": HIDDEN},
+    }
+    if request.token:
+        body["search_after"] = decode_token(request.token, len(sort))
+    return body
+
+
+def item_body(collection: str, field: str, item_id: str, access: dict[str, Any]) -> dict[str, Any]:
+    """One item of a collection by its id (``field="id"``) or a former id
+    (``"previous_ids"``), if this caller may see it."""
+    return {
+        "query": {
+            "bool": {
+                "filter": [access, {"term": {"collection": collection}}, {"term": {field: item_id}}]
+            }
+        },
+        "size": 1,
+        "sort": [{"doc_key": "asc"}],
+        "_source": {"excludes": HIDDEN},
+    }
+
+
+def extent_body(collections: list[str], access: dict[str, Any]) -> dict[str, Any]:
+    """The extents of these collections from the items this caller may see, and nothing
+    else: one bucket per collection that has such items, in one request."""
+    return {
+        "size": 0,
+        "query": {"bool": {"filter": [access, {"terms": {"collection": collections}}]}},
+        "aggs": {
+            "by_collection": {
+                "terms": {"field": "collection", "size": max(len(collections), 1)},
+                "aggs": {
+                    "bounds": {"geo_bounds": {"field": "geometry"}},
+                    "first": {"min": {"field": "properties.datetime"}},
+                    "last": {"max": {"field": "properties.datetime"}},
+                },
+            }
+        },
+    }

@@ -1,0 +1,143 @@
+"""Item assets from asset rules (a category's, then the README's), SharingHub's format:
+
+    - "*.tif"                                   a glob over the repository's files
+    - glob: "models/*.onnx"                     (or path:), with optional
+      key: "model-{path}"                       asset key ({path} templating; default: the path)
+      title: "Model {key}"                      ({key} and {path} templating)
+      description: ...
+      roles: [data, mlm:model]                  (default [data])
+      type-as: cog | type: <media type>         (default: from the file name)
+      mlm:artifact_type: onnx                   any other key is copied onto the asset
+    - key: visual                               an external asset: a key and an absolute href
+      href: https://example.com/visual.tif
+
+A glob matches like SharingHub's (``PurePath.match``: from the right, ``*`` within one path
+segment); labstac also takes ``**`` as any number of segments. Hrefs of repository files are
+GitLab's raw-file API URLs on the default branch with ``lfs=true`` (the real object, not the
+pointer); they never carry a token.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from indexer.gitlab.snapshot import ProjectSnapshot
+from indexer.stac.media_types import COG, GEOTIFF, media_type
+
+TYPE_AS = {
+    "text": "text/plain",
+    "json": "application/json",
+    "xml": "application/xml",
+    "yaml": "text/x-yaml",
+    "zip": "application/zip",
+    "geotiff": GEOTIFF,
+    "cog": COG,
+    "geojson": "application/geo+json",
+    "compose": "text/x-yaml; application=compose",
+    "notebook": "application/x-ipynb+json",
+}
+RULE_KEYS = {"glob", "path", "key", "title", "description", "roles", "type", "type-as", "href"}
+MAX_ASSETS = 500
+_PREVIEW_IMAGE = re.compile(r"!\[\s*preview\s*\]\(\s*([^)\s]+)", re.I)
+_PREVIEW_FILES = ("preview.png", "preview.jpg", "preview.jpeg")
+
+
+def raw_url(gitlab_url: str, project: dict[str, Any], path: str) -> str:
+    branch = quote(str(project.get("default_branch") or "HEAD"), safe="")
+    return (
+        f"{gitlab_url}/api/v4/projects/{project['id']}/repository/files/"
+        f"{quote(path, safe='')}/raw?ref={branch}&lfs=true"
+    )
+
+
+def matches(path: str, pattern: str) -> bool:
+    if "**" in pattern:
+        regex = re.escape(pattern.lstrip("/")).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
+        regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        return re.fullmatch(regex, path) is not None
+    try:
+        return PurePosixPath(path).match(pattern.lstrip("/"))
+    except ValueError:
+        return False
+
+
+def _asset(rule: dict[str, Any], href: str, key: str, path: str) -> dict[str, Any]:
+    asset: dict[str, Any] = {"href": href, "roles": list(rule.get("roles") or ["data"])}
+    for field in ("title", "description"):
+        if isinstance(rule.get(field), str):
+            asset[field] = rule[field].replace("{key}", key).replace("{path}", path)
+    kind = TYPE_AS.get(str(rule.get("type-as", ""))) or rule.get("type") or media_type(path or href)
+    if kind:
+        asset["type"] = kind
+    for extra, value in rule.items():
+        if extra not in RULE_KEYS:
+            asset[extra] = value
+    return asset
+
+
+def build_assets(
+    rules: list[tuple[str, Any]], snapshot: ProjectSnapshot, gitlab_url: str
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Assets from (name, rule) pairs, in order: a later rule's asset replaces an earlier one
+    with the same key. The names say which rule a warning is about."""
+    assets: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    files = snapshot.files
+    for name, given in rules:
+        rule = {"glob": given} if isinstance(given, str) else given
+        if not isinstance(rule, dict):
+            warnings.append(f"{name} is neither a glob nor a mapping")
+            continue
+        pattern = rule.get("glob", rule.get("path"))
+        if pattern is None:
+            key, href = rule.get("key"), rule.get("href")
+            if (
+                not isinstance(key, str)
+                or not isinstance(href, str)
+                or not href.startswith(("http://", "https://"))
+            ):
+                warnings.append(f"{name} needs a glob, or a key and an absolute href")
+                continue
+            assets[key] = _asset(rule, href, key, "")
+            continue
+        if not isinstance(pattern, str):
+            warnings.append(f"{name}: the glob must be a string")
+            continue
+        for path in files:
+            if not matches(path, pattern):
+                continue
+            given_key = rule.get("key")
+            template = given_key if isinstance(given_key, str) else "{path}"
+            key = template.replace("{path}", path)
+            if key in assets and "{path}" not in template:
+                key = path  # a fixed key names the first match; the others keep their paths
+            assets[key] = _asset(rule, raw_url(gitlab_url, snapshot.project, path), key, path)
+            if len(assets) >= MAX_ASSETS:
+                warnings.append(f"more than {MAX_ASSETS} assets: the rest are left out")
+                return assets, warnings
+    return assets, warnings
+
+
+def preview_asset(
+    given: Any, readme_body: str, snapshot: ProjectSnapshot, gitlab_url: str
+) -> dict[str, Any] | None:
+    """The thumbnail: a README image whose alt text is "preview", else the front matter's
+    ``preview``, else a preview.png/jpg at the repository's root."""
+    found = _PREVIEW_IMAGE.search(readme_body)
+    source = found.group(1) if found else given
+    if not isinstance(source, str) or not source:
+        source = next((f for f in _PREVIEW_FILES if f in snapshot.files), None)
+    if not source:
+        return None
+    if source.startswith(("http://", "https://")):
+        href = source
+    else:
+        href = raw_url(gitlab_url, snapshot.project, source.lstrip("./"))
+    asset = {"href": href, "title": "Preview", "roles": ["thumbnail"]}
+    kind = media_type(source.split("?", 1)[0])
+    if kind:
+        asset["type"] = kind
+    return asset

@@ -1,0 +1,422 @@
+"""A GitLab project as a STAC item, following SharingHub's mapping (docs/items.md says every
+rule and where labstac differs): the project record gives identity and dates, the README's
+front matter gives extent, license, providers, links, extensions and assets, the category's
+asset rules pick files from the repository tree.
+
+Bad content never stops indexing: whatever is wrong (front matter, geometry, an extension, an
+asset rule) is left out, and said in ``properties["labstac:warnings"]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import pystac
+
+from indexer.gitlab.snapshot import ProjectSnapshot
+from indexer.stac.assets import build_assets, preview_asset, raw_url
+from indexer.stac.categories import Catalog, Category
+from indexer.stac.front_matter import first_doi, parse_readme
+from indexer.stac.geometry import spatial_extent
+from indexer.stac.queryables import KNOWN_EXTENSIONS, TYPED_PROPERTIES
+
+STAC_VERSION = "1.1.0"
+
+SCI = KNOWN_EXTENSIONS["sci"]
+
+# GitLab's license keys as SPDX ids (the ones that differ from upper-casing the key).
+SPDX = {
+    "agpl-3.0": "AGPL-3.0", "apache-2.0": "Apache-2.0", "bsd-2-clause": "BSD-2-Clause",
+    "bsd-3-clause": "BSD-3-Clause", "bsl-1.0": "BSL-1.0", "cc0-1.0": "CC0-1.0",
+    "cc-by-4.0": "CC-BY-4.0", "epl-2.0": "EPL-2.0", "gpl-2.0": "GPL-2.0", "gpl-3.0": "GPL-3.0",
+    "lgpl-2.1": "LGPL-2.1", "lgpl-3.0": "LGPL-3.0", "mit": "MIT", "mpl-2.0": "MPL-2.0",
+    "unlicense": "Unlicense",
+}  # fmt: skip
+# Front-matter keys the mapping consumes; any other key is copied into the properties.
+CONSUMED = {
+    "preview", "license", "license-url", "extent", "providers", "links", "related", "assets",
+    "extensions", "sharinghub",
+}  # fmt: skip
+DATE_KEYS = ("datetime", "start_datetime", "end_datetime", "created", "updated")
+MAX_DESCRIPTION = 20_000
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def doc_key(collection: str, project_id: int) -> str:
+    """Stable ``_id`` and sort tie-breaker: renames and transfers update in place."""
+    return f"{collection}:{project_id}"
+
+
+def fingerprint(project: dict[str, Any]) -> str:
+    """What reconcile compares to skip an unchanged project: what both the project list and
+    the single project record carry, including ``last_activity_at``, which moves with every
+    push (the license, only in the single record, changes with a push too)."""
+    keys = (
+        "path_with_namespace", "name", "description", "topics", "visibility",
+        "repository_access_level", "default_branch", "last_activity_at", "archived",
+        "star_count", "shared_with_groups",
+    )  # fmt: skip
+    material = json.dumps({key: project.get(key) for key in keys}, sort_keys=True, default=str)
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class ItemBuilder:
+    """Builds the items of one project snapshot, one per category it belongs to."""
+
+    def __init__(self, catalog: Catalog, gitlab_url: str) -> None:
+        self.catalog = catalog
+        self.gitlab_url = gitlab_url.rstrip("/")
+        self.extensions = {**KNOWN_EXTENSIONS, **catalog.extensions}
+
+    def build(self, snapshot: ProjectSnapshot, category: Category) -> dict[str, Any]:
+        project = snapshot.project
+        warnings: list[str] = []
+        readme = parse_readme(snapshot.readme)
+        warnings += readme.warnings
+        meta = dict(readme.metadata)
+        web_url = str(project.get("web_url") or "")
+
+        properties: dict[str, Any] = {
+            "title": project.get("name"),
+            "description": self._description(readme.body, project),
+            "created": project.get("created_at"),
+            "updated": project.get("last_activity_at"),
+            "keywords": [
+                t for t in project.get("topics", []) if t.lower() not in self.catalog.topics
+            ],
+        }
+        geometry, bbox = self._extent(meta.get("extent"), properties, warnings)
+        properties["providers"] = self._providers(meta.get("providers"), project, warnings)
+        license_id, license_url = self._license(meta, project)
+        if license_id:
+            properties["license"] = license_id
+        extensions, prefixes = self._extensions(meta, properties, warnings)
+        properties.update(self._sharinghub(meta.get("sharinghub"), project, snapshot, category))
+        for key, value in meta.items():
+            if key not in CONSUMED and key not in prefixes:
+                properties[key] = value
+        links = self._links(meta, project, web_url, license_url, warnings)
+        doi = first_doi(readme.body)
+        if doi:
+            properties["sci:doi"] = doi
+        if properties.get("sci:doi"):
+            extensions.add(SCI)
+            links.append({"rel": "cite-as", "href": f"https://doi.org/{properties['sci:doi']}"})
+        self._clean_dates(properties, project, warnings)
+        _clean_typed(properties, warnings)
+
+        rules = [
+            *((f"category {category.id} asset rule {n}", rule)
+              for n, rule in enumerate(category.assets, start=1)),
+            *((f"README asset rule {n}", rule)
+              for n, rule in enumerate(_as_list(meta.get("assets"), "assets", warnings), start=1)),
+        ]  # fmt: skip
+        assets, asset_warnings = build_assets(rules, snapshot, self.gitlab_url)
+        warnings += asset_warnings
+        release = self._release_asset(snapshot)
+        if release:
+            assets["release"] = release
+        preview = preview_asset(meta.get("preview"), readme.body, snapshot, self.gitlab_url)
+        if preview:
+            assets["preview"] = preview
+            links.append({"rel": "preview", "href": preview["href"], "type": preview.get("type")})
+        if warnings:
+            properties["labstac:warnings"] = warnings
+
+        datetime_value = _moment(properties.pop("datetime", None)) or datetime.now(UTC)
+        item = pystac.Item(
+            id=str(project["path_with_namespace"]),
+            geometry=geometry,
+            bbox=bbox,
+            datetime=datetime_value,
+            properties=properties,
+            stac_extensions=sorted(extensions),
+            collection=category.id,
+        )
+        for link in links:
+            item.add_link(pystac.Link.from_dict({k: v for k, v in link.items() if v is not None}))
+        for key, asset in assets.items():
+            item.add_asset(key, pystac.Asset.from_dict(asset))
+        document: dict[str, Any] = item.to_dict(include_self_link=False, transform_hrefs=False)
+        document["stac_version"] = STAC_VERSION
+        return document
+
+    # ------------------------------------------------------------ pieces
+
+    @staticmethod
+    def _description(body: str, project: dict[str, Any]) -> str:
+        text = _BLANK_LINES.sub("\n\n", body).strip()
+        if not text:
+            text = str(project.get("description") or "")
+        return text[:MAX_DESCRIPTION]
+
+    @staticmethod
+    def _extent(
+        extent: Any, properties: dict[str, Any], warnings: list[str]
+    ) -> tuple[dict[str, Any] | None, list[float] | None]:
+        if extent is None:
+            return None, None
+        if not isinstance(extent, dict):
+            warnings.append("extent must be a mapping with spatial and temporal")
+            return None, None
+        temporal = extent.get("temporal")
+        if temporal is not None:
+            moments = temporal if isinstance(temporal, list) else []
+            start = _moment(moments[0]) if len(moments) == 2 and moments[0] else None
+            end = _moment(moments[1]) if len(moments) == 2 and moments[1] else None
+            if len(moments) != 2 or (moments[0] and not start) or (moments[1] and not end):
+                warnings.append("extent.temporal must be [start, end], ISO 8601 dates or null")
+            elif start and end and start > end:
+                warnings.append("extent.temporal starts after it ends")
+            else:
+                if start:
+                    properties["start_datetime"] = _iso(start)
+                if end:
+                    properties["end_datetime"] = _iso(end)
+        spatial = extent.get("spatial")
+        if spatial is None:
+            return None, None
+        geometry, bbox, problem = spatial_extent(spatial)
+        if problem:
+            warnings.append(f"extent.spatial: {problem}")
+        return geometry, bbox
+
+    def _providers(
+        self, given: Any, project: dict[str, Any], warnings: list[str]
+    ) -> list[dict[str, Any]]:
+        providers = []
+        for provider in _as_list(given, "providers", warnings):
+            if isinstance(provider, dict) and isinstance(provider.get("name"), str):
+                providers.append(provider)
+            else:
+                warnings.append("each provider needs a name")
+        roles = {role for p in providers for role in p.get("roles", []) or []}
+        if "host" not in roles:
+            providers.append({"name": f"GitLab ({self.gitlab_url})", "roles": ["host"],
+                              "url": project.get("web_url") or self.gitlab_url})  # fmt: skip
+        if "producer" not in roles:
+            top = str(project.get("path_with_namespace", "")).split("/", 1)[0]
+            namespace = project.get("namespace") or {}
+            name = str(project.get("name_with_namespace") or namespace.get("name") or top)
+            providers.append({"name": name.split("/", maxsplit=1)[0].strip(), "roles": ["producer"],
+                              "url": f"{self.gitlab_url}/{top}"})  # fmt: skip
+        return providers
+
+    @staticmethod
+    def _license(meta: dict[str, Any], project: dict[str, Any]) -> tuple[str | None, str | None]:
+        gitlab_license = project.get("license") or {}
+        key = str(gitlab_license.get("key") or "")
+        license_id = meta.get("license") if isinstance(meta.get("license"), str) else None
+        license_id = license_id or (SPDX.get(key, key.upper()) if key else None)
+        url = meta.get("license-url") if isinstance(meta.get("license-url"), str) else None
+        url = url or project.get("license_url")
+        if license_id and not url:
+            url = f"https://spdx.org/licenses/{license_id}.html"
+        return license_id, url
+
+    def _extensions(
+        self, meta: dict[str, Any], properties: dict[str, Any], warnings: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """The schemas of the extensions the README uses, and every prefix it may use."""
+        declared = meta.get("extensions") or {}
+        if not isinstance(declared, dict):
+            warnings.append("extensions must map a prefix to a schema URL")
+            declared = {}
+        own = {}
+        for prefix, url in declared.items():
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                own[str(prefix)] = url
+            else:
+                warnings.append(f"extension '{prefix}' needs a schema URL")
+        available = {**own, **self.extensions}  # a configured prefix wins over the README's
+        used: set[str] = set()
+        for prefix, schema in available.items():
+            values = meta.get(prefix)
+            if not values:
+                continue
+            if not isinstance(values, dict):
+                warnings.append(f"'{prefix}' must be a mapping of {prefix}: properties")
+                continue
+            for key, value in values.items():
+                properties[f"{prefix}:{key}"] = value
+            used.add(schema)
+        return used, set(available)
+
+    @staticmethod
+    def _sharinghub(
+        given: Any, project: dict[str, Any], snapshot: ProjectSnapshot, category: Category
+    ) -> dict[str, Any]:
+        files = snapshot.files
+        values: dict[str, Any] = {
+            "id": project.get("id"),
+            "name": project.get("name_with_namespace"),
+            "path": project.get("path_with_namespace"),
+            "stars": project.get("star_count", 0),
+            "default-branch": project.get("default_branch"),
+            "dvc-init": "enable" if any(f.startswith(".dvc/") for f in files) else "disable",
+            **category.features,
+        }
+        if isinstance(given, dict):
+            values.update(given)
+        return {f"sharinghub:{key}": value for key, value in values.items()}
+
+    def _links(
+        self,
+        meta: dict[str, Any],
+        project: dict[str, Any],
+        web_url: str,
+        license_url: str | None,
+        warnings: list[str],
+    ) -> list[dict[str, Any]]:
+        links: list[dict[str, Any]] = []
+        if web_url:
+            links.append({"rel": "via", "href": web_url, "type": "text/html",
+                          "title": "GitLab project"})  # fmt: skip
+            links.append({"rel": "bug_tracker", "href": f"{web_url}/issues", "type": "text/html",
+                          "title": "Bug Tracker"})  # fmt: skip
+        for link in _as_list(meta.get("links"), "links", warnings):
+            if not isinstance(link, dict) or not isinstance(link.get("href"), str):
+                warnings.append("each link needs an href")
+                continue
+            href = link["href"]
+            if not href.startswith(("http://", "https://")):
+                href = raw_url(self.gitlab_url, project, href.lstrip("./"))
+            links.append({"rel": str(link.get("rel", "related")), **link, "href": href})
+        related = meta.get("related") or {}
+        if not isinstance(related, dict):
+            warnings.append("related must map a collection id to project URLs")
+            related = {}
+        for collection, urls in related.items():
+            for url in urls if isinstance(urls, list) else [urls]:
+                if isinstance(url, str) and url.startswith(("http://", "https://")):
+                    path = url.removeprefix(self.gitlab_url).strip("/")
+                    links.append({"rel": "derived_from", "href": url, "type": "text/html",
+                                  "title": f"{collection}: {path}"})  # fmt: skip
+                else:
+                    warnings.append(f"related {collection}: '{url}' is not a URL")
+        if license_url:
+            links.append({"rel": "license", "href": license_url})
+        return links
+
+    @staticmethod
+    def _clean_dates(
+        properties: dict[str, Any], project: dict[str, Any], warnings: list[str]
+    ) -> None:
+        """Date properties must be dates: a front-matter value that is not is dropped."""
+        for key in DATE_KEYS:
+            if key not in properties:
+                continue
+            moment = _moment(properties[key])
+            if moment is None:
+                if properties[key] is not None:
+                    warnings.append(f"{key} is not an ISO 8601 date")
+                del properties[key]
+            else:
+                properties[key] = _iso(moment)
+        properties.setdefault("datetime", project.get("last_activity_at"))
+
+    def _release_asset(self, snapshot: ProjectSnapshot) -> dict[str, Any] | None:
+        release = snapshot.latest_release
+        if not release or not release.get("tag_name"):
+            return None
+        tag = str(release["tag_name"])
+        project_id = snapshot.project["id"]
+        asset = {
+            "href": f"{self.gitlab_url}/api/v4/projects/{project_id}/repository/archive.zip"
+            f"?sha={quote(tag, safe='')}",
+            "title": f"Release {tag}: {release.get('name') or tag}",
+            "roles": ["source"],
+            "type": "application/zip",
+        }
+        if release.get("description"):
+            asset["description"] = str(release["description"])[:2000]
+        return asset
+
+
+def _clean_typed(properties: dict[str, Any], warnings: list[str]) -> None:
+    """Queryable properties the index types must have that type (a README may say anything)."""
+    for key, kind in TYPED_PROPERTIES.items():
+        value = properties.get(key)
+        if value is None or _has_type(value, kind):
+            continue
+        # What YAML makes of what people write: `version: 1.2` is a number, `tasks: x` one
+        # value where a list is meant. Kept, in the type the index and the schemas expect.
+        scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
+        if kind == "string" and scalar:
+            properties[key] = str(value)
+        elif kind == "array" and scalar:
+            properties[key] = [value]
+        else:
+            warnings.append(f"{key} must be {_TYPE_NAMES[kind]}")
+            del properties[key]
+
+
+_TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer",
+               "boolean": "true or false", "array": "a list of values"}  # fmt: skip
+
+
+def _has_type(value: Any, kind: str) -> bool:
+    if kind == "array":
+        return isinstance(value, list) and all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+        )
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "integer":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, str if kind == "string" else int | float)
+
+
+def _as_list(value: Any, name: str, warnings: list[str]) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    warnings.append(f"{name} must be a list")
+    return []
+
+
+def build_documents(
+    builder: ItemBuilder,
+    snapshot: ProjectSnapshot,
+    categories: Sequence[Category],
+    access_fields: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """The index documents of a project: its item in each category, plus labstac's fields."""
+    project_id = int(snapshot.project["id"])
+    documents = {}
+    for category in categories:
+        document = builder.build(snapshot, category)
+        document["doc_key"] = doc_key(category.id, project_id)
+        document["labstac"] = {
+            "project_id": project_id,
+            "web_url": snapshot.project.get("web_url"),
+            "fingerprint": fingerprint(snapshot.project),
+        }
+        document["_acl"] = access_fields
+        documents[category.id] = document
+    return documents
