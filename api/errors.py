@@ -18,6 +18,8 @@ from indexer.errors import (
     LabstacError,
     NotFound,
     SettingsInvalid,
+    TooLarge,
+    TooManyRequests,
     Unauthorized,
     UpstreamUnavailable,
 )
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[LabstacError], int] = {
     Invalid: 400,
+    TooLarge: 413,
+    TooManyRequests: 429,
     Unauthorized: 401,
     NotFound: 404,
     Conflict: 409,
@@ -83,7 +87,10 @@ async def handle_labstac_error(request: Request, exc: Exception) -> Response:
             exc.description,
             extra={"request_id": request.scope.get("state", {}).get("request_id")},
         )
-    return error_response(status, exc.code, exc.description)
+    headers = None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    return error_response(status, exc.code, exc.description, headers)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

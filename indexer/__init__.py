@@ -20,6 +20,8 @@ from indexer.errors import (
     LabstacError,
     NotFound,
     SettingsInvalid,
+    TooLarge,
+    TooManyRequests,
     Unauthorized,
     UpstreamUnavailable,
 )
@@ -32,6 +34,8 @@ __all__ = [
     "NotFound",
     "Settings",
     "SettingsInvalid",
+    "TooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "UpstreamUnavailable",
     "load_settings",

@@ -5,6 +5,8 @@ their boundary, and ``api.errors`` maps each branch to one HTTP status.
     LabstacError
     ├── SettingsInvalid        a setting is missing or malformed (stops the program at start)
     ├── Invalid                the caller's input is wrong (HTTP 400)
+    │   └── TooLarge           ... because it is larger than a limit allows (HTTP 413)
+    ├── TooManyRequests        the caller asked too often; retry later (HTTP 429)
     ├── Unauthorized           the caller's token is unknown, expired or revoked (HTTP 401)
     ├── NotFound               the thing does not exist or may not be seen (HTTP 404)
     ├── Conflict               a newer state already won (HTTP 409)
@@ -30,6 +32,18 @@ class SettingsInvalid(LabstacError):
 
 class Invalid(LabstacError):
     code = "invalid_request"
+
+
+class TooLarge(Invalid):
+    code = "payload_too_large"
+
+
+class TooManyRequests(LabstacError):
+    code = "too_many_requests"
+
+    def __init__(self, description: str, retry_after_seconds: int) -> None:
+        super().__init__(description)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class Unauthorized(LabstacError):

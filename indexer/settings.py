@@ -9,6 +9,7 @@ environment. Secrets are ``SecretStr``: they print as ``**********``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -68,6 +69,32 @@ class Settings(BaseSettings):
     hook_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     hook_dedupe_seconds: int = Field(default=3600, ge=0)
 
+    # Limits on what clients send (docs/security.md): each is checked before the input is
+    # parsed or reaches the engine, and a request past one is a 400 (413 for sizes).
+    request_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    request_max_depth: int = Field(default=32, ge=4, le=256)
+    search_max_values: int = Field(default=1000, ge=1, le=10_000)
+    search_max_terms: int = Field(default=32, ge=1, le=1000)
+    search_max_fields: int = Field(default=100, ge=1, le=10_000)
+    text_max_chars: int = Field(default=2048, ge=64)
+    filter_max_chars: int = Field(default=20_000, ge=256)
+    filter_max_depth: int = Field(default=20, ge=2, le=100)
+    filter_max_nodes: int = Field(default=300, ge=10, le=2000)
+    like_max_wildcards: int = Field(default=16, ge=1, le=256)
+    geometry_max_positions: int = Field(default=50_000, ge=100)
+    unknown_tokens_per_minute: int = Field(
+        default=30, ge=1, description="New tokens one client address may make labstac look up."
+    )
+
+    # Limits on what GitLab users write (READMEs, categories' rules): content past one is
+    # left out of the item, with a warning in it, and never stops indexing.
+    readme_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    front_matter_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    front_matter_max_depth: int = Field(default=16, ge=2, le=100)
+    asset_rules_max: int = Field(default=100, ge=1)
+    glob_max_chars: int = Field(default=256, ge=16)
+    item_max_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
+
     # Search engine.
     opensearch_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9200")
     opensearch_username: str | None = None
@@ -75,6 +102,8 @@ class Settings(BaseSettings):
     opensearch_verify_certs: bool = True
     opensearch_ca_certs: Path | None = None
     opensearch_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Connections each process keeps to the engine: at least the reindex's writer threads.
+    opensearch_pool_size: int = Field(default=16, ge=1, le=256)
     index_prefix: str = Field(default="labstac", pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
     # Broker, caches and the event counter.
@@ -83,6 +112,9 @@ class Settings(BaseSettings):
     # Longer than the longest task's hard time limit (the reconcile's, 660 s).
     task_visibility_seconds: int = Field(default=900, ge=1)
     task_max_retries: int = Field(default=8, ge=0, le=100)
+    # A task whose process dies under it (a crash in native code, the OOM killer) is handed
+    # to a worker again; after this many deliveries it becomes a dead letter instead.
+    task_max_deliveries: int = Field(default=3, ge=1, le=100)
 
     # HTTP API.
     host: str = "127.0.0.1"
@@ -91,6 +123,16 @@ class Settings(BaseSettings):
     # Origins allowed to call the API from a browser (STAC Browser on another site): "*" or
     # a comma-separated list.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    # The API's address as clients reach it; links are built from it when set. Otherwise
+    # from the request's Host, and X-Forwarded-Proto/-Host/-For only from these proxies
+    # (addresses or networks, comma-separated; "*" trusts any peer).
+    public_url: AnyHttpUrl | None = None
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"]
+    )
+    # Bearer token /metrics asks for; unset, /metrics is open and leaves out what would
+    # tell how much the index holds.
+    metrics_token: SecretStr | None = None
 
     # Process behaviour.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -106,6 +148,8 @@ class Settings(BaseSettings):
         "opensearch_password",
         "opensearch_ca_certs",
         "categories_file",
+        "public_url",
+        "metrics_token",
         mode="before",
     )
     @classmethod
@@ -118,18 +162,23 @@ class Settings(BaseSettings):
     def _level_from_text(cls, value: object) -> object:
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", "webhook_secrets", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
+        # Lists arrive from the environment as comma-separated text.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("webhook_secrets", mode="before")
+    @field_validator("forwarded_allow_ips")
     @classmethod
-    def _split_secrets(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"'{entry}' is not an IP address or network") from None
         return value
 
     @field_validator("webhook_secrets")
