@@ -261,6 +261,26 @@ async def user_memberships(ctx: Context) -> Response:
     return paged(ctx, rows, lambda row: row)
 
 
+@route("GET", "/application/settings")
+async def application_settings(ctx: Context) -> Response:
+    """doc/api/settings.md: administrators only. A few of the instance's settings, among
+    them ``admin_mode`` (whether admins need the admin_mode scope to act as admins)."""
+    ctx.require_user()
+    ctx.require_api_scope()
+    if not ctx.oracle.acts_as_admin:
+        raise ApiError(403, {"message": "403 Forbidden"})
+    world = ctx.world
+    return json_response(
+        {
+            "id": 1,
+            "admin_mode": world.admin_mode,
+            "default_project_visibility": "private",
+            "default_group_visibility": "private",
+            "signup_enabled": False,
+        }
+    )
+
+
 @route("GET", "/personal_access_tokens/self")
 async def token_self(ctx: Context) -> Response:
     if ctx.token is None:
@@ -843,9 +863,10 @@ class SimulatorApp:
             found = candidate.pattern.match(path)
             if found is None:
                 continue
+            # Every call counts, a refused one too: it cost GitLab the same.
+            self.stats.calls[candidate.name] += 1
             try:
                 ctx = self._context(request, found.groupdict())
-                self.stats.calls[candidate.name] += 1
                 if ctx.token is not None:
                     self.stats.by_token[ctx.token.token[-6:]] += 1
                 return await candidate.handler(ctx)

@@ -70,6 +70,7 @@ TRICKY_CASES = (
     "members_only_repository_in_public_project",
     "planner_member",
     "minimal_access_member",
+    "personal_project_share",
 )
 
 
@@ -493,6 +494,18 @@ def _guarantee_tricky_cases(b: _Builder, minimum: int) -> None:
         top = [g for g in world.groups if g.parent_id is None]
         b.member(rng.choice(users), "group", rng.choice(top).id, MINIMAL_ACCESS)
 
+    def personal_project_share() -> bool:
+        # A private personal project shared with a group: the group's members read it.
+        personal = [p for p in world.projects if p.namespace_kind == "user"]
+        if not personal:
+            return False
+        project = rng.choice(personal)
+        project.visibility = "private"
+        invited = rng.choice(world.groups)
+        world.project_shares.append(ProjectShare(project.id, invited.id, REPORTER))
+        b.member(rng.choice(users), "group", invited.id, DEVELOPER)
+        return True
+
     world.changed()
     for action in (
         inherited_membership,
@@ -504,6 +517,7 @@ def _guarantee_tricky_cases(b: _Builder, minimum: int) -> None:
         members_only_repository,
         planner_member,
         minimal_access_member,
+        personal_project_share,
     ):
         repeat(action)
         world.changed()
@@ -549,4 +563,10 @@ def tricky_case_counts(world: World) -> dict[str, int]:
         ),
         "planner_member": sum(1 for m in live if m.access_level == PLANNER),
         "minimal_access_member": sum(1 for m in live if m.access_level == MINIMAL_ACCESS),
+        "personal_project_share": sum(
+            1
+            for s in world.project_shares
+            if world.project_by_id[s.project_id].namespace_kind == "user"
+            and group_members.get(s.group_id)
+        ),
     }

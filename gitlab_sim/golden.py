@@ -12,6 +12,7 @@ The world (all groups and projects named for what they test):
     other                     private    trent Developer
     └── other/team            private    peggy Developer
     acme/vision/private-lab is shared with other/team (max Reporter).
+    oscar/personal-shared (private, oscar's own) is shared with partners/eu (max Reporter).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def golden_world() -> World:
     user = {u.username: u for u in world.users}
     extra = [
         ("root-admin-mode", "root", ["api", "admin_mode"], None, False),
+        ("root-read-repository", "root", ["read_repository"], None, False),
+        ("root-read-repository-admin-mode", "root", ["read_repository", "admin_mode"], None, False),
         ("mallory-read-user", "mallory", ["read_user"], None, False),
         ("mallory-read-repository", "mallory", ["read_repository"], None, False),
         ("alice-expired", "alice", ["read_api"], "2026-06-15", False),
@@ -142,6 +145,7 @@ def golden_world() -> World:
         (12, "shared-expired", "group", 7, "private", "enabled"),
         (13, "personal-private", "user", user["oscar"].id, "private", "enabled"),
         (14, "partners-private", "group", 4, "private", "enabled"),
+        (15, "personal-shared", "user", user["oscar"].id, "private", "enabled"),
     ]
     for project_id, path, kind, namespace, visibility, repository in projects:
         world.projects.append(
@@ -158,6 +162,8 @@ def golden_world() -> World:
             )
         )
     member("oscar", "project", 13, OWNER)  # GitLab adds a personal project's creator
+    member("oscar", "project", 15, OWNER)
+    world.project_shares.append(ProjectShare(15, 5, REPORTER))
     member("kim", "project", 2, GUEST)
     member("carol", "project", 5, GUEST)
     member("carol", "project", 6, REPORTER)
@@ -216,6 +222,9 @@ GOLDEN_CASES = [
     _case("an admin reads any project", "R11", PERMISSIONS, "root", LAB, True),
     _case("with Admin Mode on, an admin token without admin_mode is a plain user", "R11", ADMIN_MODE, "root", LAB, False, admin_mode=True),
     _case("with Admin Mode on, a token with admin_mode acts as admin", "R11", ADMIN_MODE, "root-admin-mode", LAB, True, admin_mode=True),
+    _case("with Admin Mode off, an admin's read_repository token reads any repository", "R11", TOKENS, "root-read-repository", LAB, True),
+    _case("with Admin Mode on, an admin's read_repository token is a plain user's", "R11", ADMIN_MODE, "root-read-repository", LAB, False, admin_mode=True),
+    _case("with Admin Mode on, read_repository with admin_mode acts as admin", "R11", ADMIN_MODE, "root-read-repository-admin-mode", LAB, True, admin_mode=True),
     # R12 tokens
     _case("a read_user token unlocks nothing beyond anonymous", "R12", TOKENS, "mallory-read-user", "acme/vision/internal-open", False),
     _case("a read_user token still sees what anonymous sees", "R12", TOKENS, "mallory-read-user", "acme/public-open", True),
@@ -225,6 +234,9 @@ GOLDEN_CASES = [
     # R13 personal namespaces
     _case("the namespace owner reads a private personal project", "R13", PERMISSIONS, "oscar", "oscar/personal-private", True),
     _case("nobody else does", "R13", PERMISSIONS, "alice", "oscar/personal-private", False),
+    _case("a member of a group a personal project is shared with reads it", "R6", SHARING, "erin", "oscar/personal-shared", True),
+    _case("a member of that group's subgroup does not", "R6", SHARING, "uma", "oscar/personal-shared", False),
+    _case("nor does anyone outside the share", "R13", PERMISSIONS, "alice", "oscar/personal-shared", False),
     # R3 Minimal Access
     _case("Minimal Access on the top-level group gives no project access", "R3", PERMISSIONS, "ivan", "partners/partners-private", False),
     _case("a Maintainer of that group reads it", "R4", SUBGROUPS, "dave", "partners/partners-private", True),

@@ -172,10 +172,11 @@ class Oracle:
         if project.namespace_kind == "user":
             if project.namespace_id == user.id:
                 return Access(OWNER, "owner of the personal namespace")
-            return best
-        in_group = self.group_access(project.namespace_id)
-        if in_group.level > best.level:
-            best = in_group
+        else:
+            in_group = self.group_access(project.namespace_id)
+            if in_group.level > best.level:
+                best = in_group
+        # R6 holds for personal projects too: GitLab lets their owner share them with groups.
         for share in world.project_shares_by_project.get(project.id, []):
             if world.expired(share.expires_at) or share.group_access <= MINIMAL_ACCESS:
                 continue

@@ -296,13 +296,16 @@ def test_deleting_users(hub: Hub) -> None:
     """Users::DestroyService: memberships go one by one, then personal projects, then the user."""
     listen_everywhere(hub)
     oscar, peggy = hub.user("oscar"), hub.user("peggy")
-    personal = hub.project("oscar/personal-private")
+    personal = [hub.project("oscar/personal-private"), hub.project("oscar/personal-shared")]
 
     hub.changes.delete_user(oscar.id)
     sent = hub.take()
-    assert names(sent) == ["user_remove_from_team", "project_destroy", "user_destroy"]
-    assert sent[1].body["project_id"] == personal.id
-    body = assert_like_doc(sent[2], "system_hook.user_destroy")
+    assert names(sent) == [
+        "user_remove_from_team", "user_remove_from_team", "project_destroy", "project_destroy",
+        "user_destroy",
+    ]  # fmt: skip
+    assert [r.body["project_id"] for r in sent[2:4]] == [p.id for p in personal]
+    body = assert_like_doc(sent[4], "system_hook.user_destroy")
     assert (body["user_id"], body["username"]) == (oscar.id, "oscar")
     assert oscar.id not in hub.world.user_by_id
     assert all(t.user_id != oscar.id for t in hub.world.tokens)
