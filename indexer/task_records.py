@@ -16,6 +16,7 @@ from indexer.redis_client import translate
 DEAD_LETTERS = "labstac:dead-letters"
 DEAD_LETTERS_KEPT = 10_000
 _STATS_TTL_SECONDS = 2 * 3600
+_DELIVERIES_TTL_SECONDS = 24 * 3600
 
 
 def _stats_key(outcome: str, minute: int) -> str:
@@ -54,6 +55,20 @@ def record_dead_letter(redis: Redis, letter: dict[str, Any]) -> None:
             pipe.execute()
     except RedisError as error:
         raise translate(error) from error
+
+
+def count_delivery(redis: Redis, task_id: str, attempt: int) -> int:
+    """How many times this attempt of a task has been handed to a worker, this one included.
+    An attempt handed over again is one whose process died under it (acks are late)."""
+    key = f"labstac:deliveries:{task_id}:{attempt}"
+    try:
+        with redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, _DELIVERIES_TTL_SECONDS)
+            count, _ = pipe.execute()
+    except RedisError as error:
+        raise translate(error) from error
+    return int(count)
 
 
 def dead_letter_count(redis: Redis) -> int:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,9 @@ from redis import Redis
 
 from indexer.redis_client import create_redis
 from indexer.settings import Settings
-from indexer.task_records import record_dead_letter
+from indexer.task_records import count_delivery, record_dead_letter
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     # Only workers run tasks: the API builds this app to enqueue, and must not load the
@@ -46,17 +49,39 @@ class LabstacCelery(Celery):
 
 class LabstacTask(Task):  # type: ignore[type-arg]
     """Base of labstac's tasks: a task that fails after its last retry becomes a dead letter
-    (``labstac status`` counts them, ``labstac retry-dead`` replays them)."""
+    (``labstac status`` counts them, ``labstac retry-dead`` replays them), and so does one
+    whose process died under it ``task_max_deliveries`` times: a poison message must not
+    kill worker after worker."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = self.request
+        if request.id and not request.called_directly:
+            app = labstac_app(self.app)
+            deliveries = count_delivery(app.redis, request.id, request.retries or 0)
+            limit = app.labstac_settings.task_max_deliveries
+            if deliveries > limit:
+                log.error(
+                    "task dead-lettered: its process died during each delivery",
+                    extra={"task_id": request.id, "task": self.name, "deliveries": limit},
+                )
+                self._dead_letter(
+                    request.id, args, kwargs, f"its worker process died {limit} times running it"
+                )
+                return None
+        return super().__call__(*args, **kwargs)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
+        self._dead_letter(task_id, args, kwargs, f"{type(exc).__name__}: {exc}")
+
+    def _dead_letter(self, task_id: str, args: Any, kwargs: Any, error: str) -> None:
         letter = {
             "task": self.name,
             "args": list(args),
             "kwargs": dict(kwargs),
             "task_id": task_id,
-            "error": f"{type(exc).__name__}: {exc}",
+            "error": error,
             "retries": self.request.retries,
         }
         record_dead_letter(labstac_app(self.app).redis, letter)

@@ -14,6 +14,7 @@ group or user to look at again. Pure functions, so every event shape is testable
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,18 @@ MEMBER_EVENTS = frozenset(
     {"user_add_to_team", "user_remove_from_team", "user_update_for_team",
      "user_add_to_group", "user_remove_from_group", "user_update_for_group",
      "user_destroy", "user_rename"}
+)  # fmt: skip
+
+
+# GitLab's ids are positive 64-bit integers, written in ASCII digits ("²".isdigit() is true).
+_ID = re.compile(r"^[0-9]{1,18}$")
+# The events GitLab documents (system hooks and webhooks): the only names metrics carry.
+KNOWN_EVENTS = frozenset(
+    {*PROJECT_EVENTS, *GROUP_EVENTS, *MEMBER_EVENTS, "project_destroy", "push", "tag_push",
+     "release", "group_create", "user_create", "user_failed_login", "key_create",
+     "key_destroy", "repository_update", "merge_request", "issue", "note", "pipeline",
+     "build", "wiki_page", "deployment", "feature_flag", "emoji", "access_token",
+     "subgroup_create", "member", "project", "subgroup", "vulnerability"}
 )  # fmt: skip
 
 
@@ -61,7 +74,7 @@ def _int(payload: dict[str, Any], *path: str) -> int:
         if not isinstance(value, dict) or key not in value:
             raise Invalid(f"a {event_name(payload)} event needs {'.'.join(path)}")
         value = value[key]
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, int | str) or not _ID.match(str(value)):
         raise Invalid(f"{'.'.join(path)} must be an integer id")
     return int(value)
 

@@ -38,6 +38,9 @@ def connect(settings: Settings, *, retry_transient_errors: bool = True) -> gitla
         timeout=settings.gitlab_timeout_seconds,
         retry_transient_errors=retry_transient_errors,
         per_page=100,
+        # Next-page links go to the configured GitLab, never to a host a response names:
+        # the admin token goes nowhere else.
+        keep_base_url=True,
     )
 
 
@@ -82,8 +85,14 @@ class GitLabReader:
     """One reader per task or per admin run: it remembers the groups it has read, so that a
     run over many projects reads each group once."""
 
-    def __init__(self, gl: gitlab.Gitlab, groups: dict[int, GroupInfo] | None = None) -> None:
+    def __init__(
+        self,
+        gl: gitlab.Gitlab,
+        groups: dict[int, GroupInfo] | None = None,
+        readme_max_bytes: int = 1024 * 1024,
+    ) -> None:
         self.gl = gl
+        self.readme_max_bytes = readme_max_bytes
         # Shared between the readers of one run's threads: a dict's get and set are atomic,
         # and the worst a race costs is one group read twice.
         self._groups = {} if groups is None else groups
@@ -146,18 +155,32 @@ class GitLabReader:
         )
 
     def _readme(self, project_id: int, path: str, ref: str) -> str | None:
+        """The README's text, at most ``readme_max_bytes`` of it: it may be a Git LFS object
+        of any size, so it is streamed and the rest is never read."""
         encoded = quote(path, safe="")
+        chunks: list[bytes] = []
         try:
             with translated(f"README of project {project_id}"):
-                raw = self.gl.http_get(
+                response = self.gl.http_get(
                     f"/projects/{project_id}/repository/files/{encoded}/raw",
                     query_data={"ref": ref, "lfs": True},
                     raw=True,
+                    streamed=True,
                 )
+                if not isinstance(response, requests.Response):
+                    return None
+                try:
+                    size = 0
+                    for chunk in response.iter_content(chunk_size=64 * 1024):
+                        chunks.append(chunk[: self.readme_max_bytes - size])
+                        size += len(chunks[-1])
+                        if size >= self.readme_max_bytes:
+                            break
+                finally:
+                    response.close()
         except NotFound:
             return None
-        content = getattr(raw, "content", b"")
-        return bytes(content).decode("utf-8", errors="replace")
+        return b"".join(chunks).decode("utf-8", errors="replace")
 
     def _tree(self, project_id: int, ref: str, limit: int) -> tuple[TreeEntry, ...]:
         entries: list[TreeEntry] = []

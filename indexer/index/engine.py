@@ -7,8 +7,9 @@ Elasticsearch adapter can be added beside it later. opensearch-py errors are tra
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +21,9 @@ from opensearchpy.exceptions import ConnectionTimeout, SerializationError, Trans
 from opensearchpy.exceptions import NotFoundError as OSNotFoundError
 from opensearchpy.serializer import JSONSerializer
 
-from indexer.errors import UpstreamUnavailable
+from indexer.errors import Invalid, UpstreamUnavailable
 from indexer.settings import Settings
+from indexer.untrusted import clean_strings
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +45,35 @@ class ClusterHealth:
 class OrjsonSerializer(JSONSerializer):
     """Request bodies and responses through orjson, several times cheaper than the json
     module for what every search pays. What orjson refuses (integers beyond 64 bits) goes
-    through opensearch-py's own serializer, so no document fails for the encoder's sake."""
+    through opensearch-py's own serializer, so no document fails for the encoder's sake.
+
+    A stored document may hold text that is not valid Unicode (a lone surrogate written
+    before labstac cleaned every string, or by another writer): orjson refuses the whole
+    response then. Such a response is read with the json module, which accepts it, and its
+    strings are mended (U+FFFD), so that one bad document never fails a page; the ids of
+    the documents mended go to ``on_repaired`` and the log."""
+
+    def __init__(self, on_repaired: Callable[[list[str]], None] | None = None) -> None:
+        super().__init__()
+        self._on_repaired = on_repaired
 
     def loads(self, s: str) -> Any:
         try:
             return orjson.loads(s)
         except orjson.JSONDecodeError as error:
-            raise SerializationError(s, error) from error
+            try:
+                data = json.loads(s)
+            except (ValueError, RecursionError):
+                raise SerializationError(s[:200], error) from error
+        repaired = _repair_response(data)
+        if repaired:
+            log.warning(
+                "documents with invalid text served mended",
+                extra={"documents": repaired[:20], "count": len(repaired)},
+            )
+            if self._on_repaired is not None:
+                self._on_repaired(repaired)
+        return data
 
     def dumps(self, data: Any) -> Any:
         if isinstance(data, str):
@@ -60,7 +84,20 @@ class OrjsonSerializer(JSONSerializer):
             return super().dumps(data)
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
+def _repair_response(data: Any) -> list[str]:
+    """Mend every string of a response, and return the ids of the hits that needed it."""
+    repaired: list[str] = []
+    hits = data.get("hits", {}).get("hits", []) if isinstance(data, dict) else []
+    for hit in hits if isinstance(hits, list) else []:
+        if isinstance(hit, dict) and clean_strings(hit)[1]:
+            repaired.append(str(hit.get("_id")))
+    clean_strings(data)
+    return repaired
+
+
+def client_options(
+    settings: Settings, serializer: OrjsonSerializer | None = None
+) -> dict[str, Any]:
     """Connection options shared by every client labstac builds (async or not)."""
     url = settings.opensearch_url
     options: dict[str, Any] = {
@@ -68,7 +105,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "timeout": settings.opensearch_timeout_seconds,
         "max_retries": 2,
         "retry_on_timeout": True,
-        "serializer": OrjsonSerializer(),
+        "serializer": serializer or OrjsonSerializer(),
     }
     if url.scheme == "https":
         options["use_ssl"] = True
@@ -90,15 +127,21 @@ class Engine:
         self._client = client
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Engine:
-        return cls(AsyncOpenSearch(**client_options(settings)))
+    def from_settings(
+        cls, settings: Settings, on_repaired: Callable[[list[str]], None] | None = None
+    ) -> Engine:
+        options = client_options(settings, OrjsonSerializer(on_repaired))
+        return cls(AsyncOpenSearch(**options, maxsize=settings.opensearch_pool_size))
 
     async def close(self) -> None:
         await self._client.close()
 
     async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A client's search. What the engine refuses as a bad request (a shape it cannot
+        use, a value of the wrong type that got through) is the client's ``Invalid``, not
+        an outage."""
         try:
-            with _translated():
+            with _translated(refusals_are_invalid=True):
                 result: dict[str, Any] = await self._client.search(index=index, body=body)
         except UpstreamUnavailable as error:
             if isinstance(error.__cause__, OSNotFoundError):  # nothing indexed yet
@@ -151,10 +194,18 @@ class IndexEngine:
 
     def __init__(self, client: OpenSearch) -> None:
         self._client = client
+        # Ids of the documents this engine read with invalid text (and mended): a
+        # reconcile re-indexes their projects, which heals them.
+        self.repaired: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IndexEngine:
-        return cls(OpenSearch(**client_options(settings)))
+        repaired: set[str] = set()
+        options = client_options(settings, OrjsonSerializer(repaired.update))
+        # One connection per writer thread of a reindex, or urllib3 drops the extra ones.
+        engine = cls(OpenSearch(**options, pool_maxsize=settings.opensearch_pool_size))
+        engine.repaired = repaired
+        return engine
 
     def close(self) -> None:
         self._client.close()
@@ -253,13 +304,9 @@ class IndexEngine:
         """The given fields of the documents that exist among ``doc_ids``, by id."""
         if not doc_ids:
             return {}
-        with _translated():
-            found = self._client.search(
-                index=index,
-                body={"query": {"ids": {"values": doc_ids}}, "size": len(doc_ids),
-                      "_source": source},
-            )  # fmt: skip
-        return {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
+        body = {"query": {"ids": {"values": doc_ids}}, "size": len(doc_ids), "_source": source}
+        hits = self._filtered_hits(index, body, source)
+        return {hit["_id"]: hit["_source"] for hit in hits}
 
     def documents(
         self, index: str, source: list[str], query: dict[str, Any] | None = None, page: int = 1000
@@ -274,12 +321,55 @@ class IndexEngine:
             "query": query or {"match_all": {}},
         }
         while True:
-            with _translated():
-                hits = self._client.search(index=index, body=body)["hits"]["hits"]
+            hits = self._filtered_hits(index, body, source)
             yield from hits
             if len(hits) < page:
                 return
             body["search_after"] = hits[-1]["sort"]
+
+    def _filtered_hits(
+        self, index: str, body: dict[str, Any], source: list[str]
+    ) -> list[dict[str, Any]]:
+        """The hits of ``body``, with only the ``source`` fields. The engine filters a
+        document's source by parsing it again, and fails the whole request on one it cannot
+        parse (invalid text): then the same hits are read whole, their text mended, and
+        filtered here, so that one such document never stops a reconcile or a reindex."""
+        try:
+            with _translated():
+                found = self._client.search(index=index, body=body)
+        except UpstreamUnavailable as error:
+            if not isinstance(error.__cause__, TransportError) or isinstance(
+                error.__cause__, OSNotFoundError
+            ):
+                raise
+            log.warning(
+                "the engine could not filter documents' sources; reading them whole",
+                extra={"index": index, "error": error.description},
+            )
+            with _translated():
+                found = self._client.search(index=index, body={**body, "_source": True})
+            for hit in found["hits"]["hits"]:
+                hit["_source"] = _select(hit.get("_source") or {}, source)
+        hits: list[dict[str, Any]] = found["hits"]["hits"]
+        return hits
+
+
+def _select(document: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """The fields ``paths`` (dotted) of a document, as the engine's source filter gives
+    them."""
+    selected: dict[str, Any] = {}
+    for path in paths:
+        node: Any = document
+        parts = path.split(".")
+        for part in parts:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            continue
+        target = selected
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = node
+    return selected
 
 
 def _write_result(action: str, outcome: dict[str, Any]) -> WriteResult:
@@ -298,12 +388,23 @@ def _write_result(action: str, outcome: dict[str, Any]) -> WriteResult:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
+def _translated(*, refusals_are_invalid: bool = False) -> Iterator[None]:
     try:
         yield
     except (OSConnectionError, ConnectionTimeout) as error:
         raise UpstreamUnavailable(SERVICE, "not reachable") from error
     except TransportError as error:
+        if refusals_are_invalid and error.status_code == 400:
+            raise Invalid(f"the search engine refused this search: {_reason(error)}") from error
         raise UpstreamUnavailable(
             SERVICE, f"answered {error.status_code}: {error.error}"
         ) from error
+
+
+def _reason(error: TransportError) -> str:
+    """The engine's own words for a refusal, short, and without its index names."""
+    info = error.info if isinstance(error.info, dict) else {}
+    causes = info.get("error", {}).get("root_cause") or [{}]
+    cause = causes[0] if isinstance(causes[0], dict) else {}
+    reason = str(cause.get("reason") or cause.get("type") or error.error)
+    return reason[:200]

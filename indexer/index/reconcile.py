@@ -15,6 +15,7 @@ task that fans them out as short tasks) decides how to run them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from indexer.index.engine import IndexEngine
 from indexer.index.layout import IndexLayout
 from indexer.stac.categories import Category, categories_of
 from indexer.stac.items import fingerprint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,12 +44,43 @@ class Plan:
 
 
 def _indexed(engine: IndexEngine, layout: IndexLayout) -> dict[int, list[dict[str, Any]]]:
+    """The stored documents by project id. A document labstac cannot make sense of (written
+    by something else, or by an older labstac) counts as stale: re-indexing its project
+    replaces it. One whose text the engine had to mend counts as stale too."""
     documents: dict[int, list[dict[str, Any]]] = {}
     source = ["collection", "labstac.fingerprint", "_acl"]
     for hit in engine.documents(layout.read_alias, source):
-        project_id = int(hit["_source"]["_acl"]["project_id"])
-        documents.setdefault(project_id, []).append(hit["_source"])
+        document = hit.get("_source") or {}
+        project_id = _project_id(hit)
+        if project_id is None:
+            log.warning("a document without a project id is left alone", extra={"doc": hit["_id"]})
+            continue
+        mended = hit["_id"] in engine.repaired
+        engine.repaired.discard(hit["_id"])  # once planned; a re-read finds it again if need be
+        if mended or not _well_formed(document):
+            document = {**document, "labstac": {"fingerprint": None}, "unreadable": True}
+        documents.setdefault(project_id, []).append(document)
     return documents
+
+
+def _project_id(hit: dict[str, Any]) -> int | None:
+    acl = (hit.get("_source") or {}).get("_acl")
+    value = acl.get("project_id") if isinstance(acl, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    # The document key, <collection>:<project id>, names it too.
+    tail = str(hit.get("_id", "")).rpartition(":")[2]
+    return int(tail) if tail.isascii() and tail.isdigit() and len(tail) < 19 else None
+
+
+def _well_formed(document: dict[str, Any]) -> bool:
+    labstac, acl = document.get("labstac"), document.get("_acl")
+    return (
+        isinstance(document.get("collection"), str)
+        and isinstance(labstac, dict)
+        and isinstance(labstac.get("fingerprint"), str)
+        and isinstance(acl, dict)
+    )
 
 
 def plan_full(
@@ -65,7 +99,7 @@ def plan_full(
                 plan.missing.append(project_id)
             continue
         wanted = {c.id for c in categories_of(project.get("topics", []), categories)}
-        have = {d["collection"] for d in documents}
+        have = {d.get("collection") for d in documents}
         current = fingerprint(project)
         if have != wanted or any(d["labstac"]["fingerprint"] != current for d in documents):
             plan.stale.append(project_id)
@@ -92,6 +126,9 @@ def plan_access(
         now = compute_access_fields(
             facts, reader.group, min_access_level=min_access_level, today=today, version=0
         )
+        if any(d.get("unreadable") for d in documents):
+            plan.stale.append(project_id)
+            continue
         stored = {k: v for k, v in documents[0]["_acl"].items() if k != "version"}
         if not facts.indexable or {k: v for k, v in now.items() if k != "version"} != stored:
             plan.stale.append(project_id)

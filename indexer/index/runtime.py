@@ -20,6 +20,7 @@ from indexer.redis_client import create_redis
 from indexer.settings import Settings
 from indexer.stac.categories import Catalog, Category, load_catalog
 from indexer.stac.items import ItemBuilder
+from indexer.stac.limits import ContentLimits
 
 
 @dataclass
@@ -37,7 +38,8 @@ class IndexRuntime:
 
     @cached_property
     def builder(self) -> ItemBuilder:
-        return ItemBuilder(self.catalog, str(self.settings.gitlab_url))
+        limits = ContentLimits.from_settings(self.settings)
+        return ItemBuilder(self.catalog, str(self.settings.gitlab_url), limits)
 
     @cached_property
     def engine(self) -> IndexEngine:
@@ -55,7 +57,7 @@ class IndexRuntime:
         """A fresh reader: its group cache lives as long as the caller keeps it (one task,
         one run), so group facts are never older than the work at hand."""
         client = connect(self.settings, retry_transient_errors=self.retry_transient_errors)
-        return GitLabReader(client, groups)
+        return GitLabReader(client, groups, self.settings.readme_max_bytes)
 
     def project_sync(self) -> ProjectSync:
         return ProjectSync(

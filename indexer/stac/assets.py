@@ -12,7 +12,8 @@
       href: https://example.com/visual.tif
 
 A glob matches like SharingHub's (``PurePath.match``: from the right, ``*`` within one path
-segment); labstac also takes ``**`` as any number of segments. Hrefs of repository files are
+segment); labstac also takes ``**`` as any number of segments (indexer.stac.globs, which
+never backtracks). A project's rules are bounded in number and length. Hrefs of repository files are
 GitLab's raw-file API URLs on the default branch with ``lfs=true`` (the real object, not the
 pointer); they never carry a token.
 """
@@ -20,11 +21,12 @@ pointer); they never carry a token.
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from indexer.errors import Invalid
 from indexer.gitlab.snapshot import ProjectSnapshot
+from indexer.stac.globs import compile_glob
 from indexer.stac.media_types import COG, GEOTIFF, media_type
 
 TYPE_AS = {
@@ -53,17 +55,6 @@ def raw_url(gitlab_url: str, project: dict[str, Any], path: str) -> str:
     )
 
 
-def matches(path: str, pattern: str) -> bool:
-    if "**" in pattern:
-        regex = re.escape(pattern.lstrip("/")).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
-        regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
-        return re.fullmatch(regex, path) is not None
-    try:
-        return PurePosixPath(path).match(pattern.lstrip("/"))
-    except ValueError:
-        return False
-
-
 def _asset(rule: dict[str, Any], href: str, key: str, path: str) -> dict[str, Any]:
     asset: dict[str, Any] = {"href": href, "roles": list(rule.get("roles") or ["data"])}
     for field in ("title", "description"):
@@ -79,13 +70,21 @@ def _asset(rule: dict[str, Any], href: str, key: str, path: str) -> dict[str, An
 
 
 def build_assets(
-    rules: list[tuple[str, Any]], snapshot: ProjectSnapshot, gitlab_url: str
+    rules: list[tuple[str, Any]],
+    snapshot: ProjectSnapshot,
+    gitlab_url: str,
+    *,
+    max_rules: int = 100,
+    glob_max_chars: int = 256,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Assets from (name, rule) pairs, in order: a later rule's asset replaces an earlier one
     with the same key. The names say which rule a warning is about."""
     assets: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     files = snapshot.files
+    if len(rules) > max_rules:
+        warnings.append(f"more than {max_rules} asset rules: the rest are left out")
+        rules = rules[:max_rules]
     for name, given in rules:
         rule = {"glob": given} if isinstance(given, str) else given
         if not isinstance(rule, dict):
@@ -106,8 +105,13 @@ def build_assets(
         if not isinstance(pattern, str):
             warnings.append(f"{name}: the glob must be a string")
             continue
+        try:
+            glob = compile_glob(pattern, glob_max_chars)
+        except Invalid as problem:
+            warnings.append(f"{name}: {problem.description}")
+            continue
         for path in files:
-            if not matches(path, pattern):
+            if not glob.matches(path):
                 continue
             given_key = rule.get("key")
             template = given_key if isinstance(given_key, str) else "{path}"

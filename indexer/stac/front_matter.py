@@ -1,20 +1,33 @@
 """README front matter: the YAML block between ``---`` lines at the very top of a README,
 which is where project authors describe their model or dataset (SharingHub's convention).
 
+Any GitLab user writes it, so it is read as hostile input: a block larger than the limit is
+not read, anchors and aliases are refused (a few hundred bytes of aliases expand into
+gigabytes: "billion laughs"), nesting is bounded while YAML composes it (PyYAML recurses),
+and what YAML builds is turned into JSON's types (dates into ISO text; sets, binary data and
+numbers JSON cannot hold are dropped), with valid Unicode in every string.
+
 Bad content never raises: a malformed block yields no metadata and a warning that says
 where it broke."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
+from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent
+
+from indexer.untrusted import valid_text
 
 _BLOCK = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
 # A DOI as a link (https://doi.org/10.x/y) or written out (doi:10.x/y).
 _DOI = re.compile(r"(?:https?://(?:dx\.)?doi\.org/|\bdoi:\s*)(10\.\d{4,9}/[^\s)\]>\"']+)", re.I)
+_INT64 = 2**63
 
 
 @dataclass
@@ -24,29 +37,125 @@ class ParsedReadme:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_readme(text: str | None) -> ParsedReadme:
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing anchors and aliases and nesting past ``max_depth``."""
+
+    max_depth = 16
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
+            raise self._refusal("anchors and aliases are not allowed", event)
+        nested = isinstance(event, CollectionStartEvent)
+        if nested:
+            self._depth += 1
+            if self._depth > self.max_depth:
+                raise self._refusal(f"nested deeper than {self.max_depth} levels", event)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nested:
+                self._depth -= 1
+
+    @staticmethod
+    def _refusal(problem: str, event: Any) -> ComposerError:
+        return ComposerError(None, None, problem, event.start_mark)
+
+
+def parse_readme(
+    text: str | None, *, max_bytes: int = 64 * 1024, max_depth: int = 16
+) -> ParsedReadme:
     if not text:
         return ParsedReadme()
     found = _BLOCK.match(text)
     if found is None:
         return ParsedReadme(body=text)
     body = text[found.end() :]
+    block = found.group(1)
+    metadata: Any = None
+    if len(block.encode("utf-8", "surrogatepass")) > max_bytes:
+        problem: str | None = f"README front matter is larger than {max_bytes} bytes: not read"
+    else:
+        metadata, problem = _load(block, max_depth)
+    if problem is None and metadata is not None and not isinstance(metadata, dict):
+        problem = "README front matter is not a mapping of keys to values"
+    if problem is not None or metadata is None:
+        return ParsedReadme(body=body, warnings=[problem] if problem else [])
+    warnings: list[str] = []
+    return ParsedReadme(metadata=_as_json(metadata, warnings), body=body, warnings=warnings)
+
+
+def _load(block: str, max_depth: int) -> tuple[Any, str | None]:
+    """The YAML of a front-matter block, or the problem that stopped it."""
+    loader = _BoundedLoader(block)
+    loader.max_depth = max_depth
     try:
-        metadata = yaml.safe_load(found.group(1))
+        return loader.get_single_data(), None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
         problem = getattr(error, "problem", None) or type(error).__name__
-        return ParsedReadme(
-            body=body, warnings=[f"README front matter is not YAML{where}: {problem}"]
+        return None, f"README front matter is not YAML{where}: {problem}"
+    except (ValueError, OverflowError, RecursionError) as error:
+        # A value YAML resolves but Python cannot build (an integer of 5,000 digits).
+        return (
+            None,
+            f"README front matter holds a value that cannot be read: {type(error).__name__}",
         )
-    if metadata is None:
-        return ParsedReadme(body=body)
-    if not isinstance(metadata, dict):
-        return ParsedReadme(
-            body=body, warnings=["README front matter is not a mapping of keys to values"]
-        )
-    return ParsedReadme(metadata={str(k): v for k, v in metadata.items()}, body=body)
+    finally:
+        loader.dispose()
+
+
+def _as_json(value: Any, warnings: list[str], path: str = "") -> Any:
+    """What YAML built, in JSON's types (``_DROPPED`` for what JSON cannot hold). Nesting
+    is bounded by the loader, so this recursion is too."""
+    if isinstance(value, dict):
+        converted = {
+            valid_text(key if isinstance(key, str) else _scalar_key(key)): _as_json(
+                item, warnings, f"{path}{key}."
+            )
+            for key, item in value.items()
+        }
+        return {k: v for k, v in converted.items() if v is not _DROPPED}
+    if isinstance(value, list):
+        return [v for v in (_as_json(item, warnings, path) for item in value) if v is not _DROPPED]
+    scalar = _scalar(value)
+    if scalar is _DROPPED:
+        warnings.append(f"{path.rstrip('.') or 'a value'}: {value!r:.40} is not kept")
+    return scalar
+
+
+def _scalar(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        # The index and most clients hold 64-bit integers; larger ones stay as text.
+        return value if -_INT64 <= value < _INT64 else str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return _DROPPED
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return moment.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool | float) or value is None:
+        return value
+    return _DROPPED  # sets, binary data
+
+
+def _scalar_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, dt.date):
+        return key.isoformat()
+    return "null" if key is None else str(key)
+
+
+_DROPPED = object()
 
 
 def first_doi(text: str) -> str | None:

@@ -1,5 +1,9 @@
 """An item's geometry from a README's ``extent.spatial``: a bbox ``[west, south, east, north]``
-or WKT, cleaned with shapely (invalid rings repaired, longitudes and latitudes checked)."""
+or WKT, cleaned with shapely (invalid rings repaired, longitudes and latitudes checked).
+
+WKT goes to GEOS, native code that recurses: its nesting and size are bounded before it
+parses (a WKT nested tens of thousands deep crashed the worker). No geometry type nests
+deeper than a GEOMETRYCOLLECTION of MULTIPOLYGONs: four levels of parentheses."""
 
 from __future__ import annotations
 
@@ -12,20 +16,27 @@ from shapely.errors import ShapelyError
 from shapely.geometry import box, mapping
 from shapely.validation import make_valid
 
+from indexer.untrusted import bracket_depth
+
+WKT_MAX_DEPTH = 4
+
 
 class _Refused(ValueError):
     pass
 
 
-def _shape(value: Any) -> Any:
+def _shape(value: Any, max_positions: int) -> Any:
     if isinstance(value, list):
-        if len(value) != 4 or not all(isinstance(v, int | float) for v in value):
+        if len(value) != 4 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
             raise _Refused("a bbox is four numbers [west, south, east, north]")
         west, south, east, north = (float(v) for v in value)
         if south > north:
             raise _Refused("the bbox's south is above its north")
         return box(min(west, east), south, max(west, east), north, ccw=True)
     if isinstance(value, str):
+        _check_wkt(value, max_positions)
         try:
             return wkt.loads(value)
         except (ShapelyError, ValueError) as error:
@@ -33,10 +44,22 @@ def _shape(value: Any) -> Any:
     raise _Refused("give a bbox list or a WKT string")
 
 
-def spatial_extent(value: Any) -> tuple[dict[str, Any] | None, list[float] | None, str | None]:
+def _check_wkt(text: str, max_positions: int) -> None:
+    if bracket_depth(text, quote="\0") > WKT_MAX_DEPTH:
+        raise _Refused(f"the WKT nests deeper than {WKT_MAX_DEPTH} levels of parentheses")
+    if text.count(",") + 1 > max_positions:
+        raise _Refused(f"the WKT has more than {max_positions} positions")
+    # Positions with 20 significant digits each are long; beyond that is padding.
+    if len(text) > 64 * max_positions:
+        raise _Refused(f"the WKT is longer than {64 * max_positions} characters")
+
+
+def spatial_extent(
+    value: Any, max_positions: int = 50_000
+) -> tuple[dict[str, Any] | None, list[float] | None, str | None]:
     """(GeoJSON geometry, bbox, problem): on a problem, no geometry."""
     try:
-        geometry = _shape(value)
+        geometry = _shape(value, max_positions)
         if geometry.is_empty:
             raise _Refused("the geometry is empty")
         if not geometry.is_valid:

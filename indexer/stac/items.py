@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import pystac
 
 from indexer.gitlab.snapshot import ProjectSnapshot
@@ -24,7 +25,9 @@ from indexer.stac.assets import build_assets, preview_asset, raw_url
 from indexer.stac.categories import Catalog, Category
 from indexer.stac.front_matter import first_doi, parse_readme
 from indexer.stac.geometry import spatial_extent
+from indexer.stac.limits import ContentLimits
 from indexer.stac.queryables import KNOWN_EXTENSIONS, TYPED_PROPERTIES
+from indexer.untrusted import clean_strings
 
 STAC_VERSION = "1.1.0"
 
@@ -85,15 +88,22 @@ def _iso(moment: datetime) -> str:
 class ItemBuilder:
     """Builds the items of one project snapshot, one per category it belongs to."""
 
-    def __init__(self, catalog: Catalog, gitlab_url: str) -> None:
+    def __init__(
+        self, catalog: Catalog, gitlab_url: str, limits: ContentLimits | None = None
+    ) -> None:
         self.catalog = catalog
         self.gitlab_url = gitlab_url.rstrip("/")
         self.extensions = {**KNOWN_EXTENSIONS, **catalog.extensions}
+        self.limits = limits or ContentLimits()
 
     def build(self, snapshot: ProjectSnapshot, category: Category) -> dict[str, Any]:
         project = snapshot.project
         warnings: list[str] = []
-        readme = parse_readme(snapshot.readme)
+        readme = parse_readme(
+            snapshot.readme,
+            max_bytes=self.limits.front_matter_max_bytes,
+            max_depth=self.limits.front_matter_max_depth,
+        )
         warnings += readme.warnings
         meta = dict(readme.metadata)
         web_url = str(project.get("web_url") or "")
@@ -114,9 +124,9 @@ class ItemBuilder:
             properties["license"] = license_id
         extensions, prefixes = self._extensions(meta, properties, warnings)
         properties.update(self._sharinghub(meta.get("sharinghub"), project, snapshot, category))
-        for key, value in meta.items():
-            if key not in CONSUMED and key not in prefixes:
-                properties[key] = value
+        free = [key for key in meta if key not in CONSUMED and key not in prefixes]
+        for key in free:
+            properties[key] = meta[key]
         links = self._links(meta, project, web_url, license_url, warnings)
         doi = first_doi(readme.body)
         if doi:
@@ -133,7 +143,10 @@ class ItemBuilder:
             *((f"README asset rule {n}", rule)
               for n, rule in enumerate(_as_list(meta.get("assets"), "assets", warnings), start=1)),
         ]  # fmt: skip
-        assets, asset_warnings = build_assets(rules, snapshot, self.gitlab_url)
+        assets, asset_warnings = build_assets(
+            rules, snapshot, self.gitlab_url,
+            max_rules=self.limits.asset_rules_max, glob_max_chars=self.limits.glob_max_chars,
+        )  # fmt: skip
         warnings += asset_warnings
         release = self._release_asset(snapshot)
         if release:
@@ -161,6 +174,22 @@ class ItemBuilder:
             item.add_asset(key, pystac.Asset.from_dict(asset))
         document: dict[str, Any] = item.to_dict(include_self_link=False, transform_hrefs=False)
         document["stac_version"] = STAC_VERSION
+        return self._bounded(document, free)
+
+    def _bounded(self, document: dict[str, Any], free: list[str]) -> dict[str, Any]:
+        """The document with valid Unicode in every string, and within the size limit:
+        past it, the README's free properties go first, then the description's length,
+        then assets and links beyond GitLab's own, then the geometry (for its bbox)."""
+        document, repaired = clean_strings(document)
+        properties = document["properties"]
+        if repaired:
+            _warn(properties, f"{repaired} text value(s) held invalid Unicode, replaced by U+FFFD")
+        bound = self.limits.item_max_bytes
+        for what, cut in _CUTS:
+            if _size(document) <= bound:
+                break
+            cut(document, free)
+            _warn(properties, f"the item was larger than {bound} bytes: left out {what}")
         return document
 
     # ------------------------------------------------------------ pieces
@@ -172,9 +201,8 @@ class ItemBuilder:
             text = str(project.get("description") or "")
         return text[:MAX_DESCRIPTION]
 
-    @staticmethod
     def _extent(
-        extent: Any, properties: dict[str, Any], warnings: list[str]
+        self, extent: Any, properties: dict[str, Any], warnings: list[str]
     ) -> tuple[dict[str, Any] | None, list[float] | None]:
         if extent is None:
             return None, None
@@ -198,7 +226,7 @@ class ItemBuilder:
         spatial = extent.get("spatial")
         if spatial is None:
             return None, None
-        geometry, bbox, problem = spatial_extent(spatial)
+        geometry, bbox, problem = spatial_extent(spatial, self.limits.geometry_max_positions)
         if problem:
             warnings.append(f"extent.spatial: {problem}")
         return geometry, bbox
@@ -353,6 +381,56 @@ class ItemBuilder:
         if release.get("description"):
             asset["description"] = str(release["description"])[:2000]
         return asset
+
+
+def _warn(properties: dict[str, Any], warning: str) -> None:
+    properties.setdefault("labstac:warnings", []).append(warning)
+
+
+def _size(document: dict[str, Any]) -> int:
+    return len(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS, default=str))
+
+
+def _drop_free(document: dict[str, Any], free: list[str]) -> None:
+    for key in free:
+        if key not in _KEPT_PROPERTIES:
+            document["properties"].pop(key, None)
+
+
+def _shorten(document: dict[str, Any], free: list[str]) -> None:
+    properties = document["properties"]
+    if isinstance(properties.get("description"), str):
+        properties["description"] = properties["description"][:2000]
+
+
+def _drop_extras(document: dict[str, Any], free: list[str]) -> None:
+    document["assets"] = {k: v for k, v in document.get("assets", {}).items() if k in _OWN_ASSETS}
+    document["links"] = [
+        link for link in document.get("links", []) if link.get("rel") in _OWN_LINK_RELS
+    ]
+
+
+def _to_bbox(document: dict[str, Any], free: list[str]) -> None:
+    bbox = document.get("bbox")
+    if bbox and len(bbox) == 4:
+        west, south, east, north = bbox
+        ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+        document["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    else:
+        document["geometry"], document["bbox"] = None, None
+
+
+_CUTS: list[tuple[str, Callable[[dict[str, Any], list[str]], None]]] = [
+    ("the README's own properties", _drop_free),
+    ("the description, shortened", _shorten),
+    ("assets and links", _drop_extras),
+    ("the geometry, for its bounding box", _to_bbox),
+]
+# What an oversized item keeps: its core properties (a README may set them too), GitLab's
+# own links and the assets labstac makes itself.
+_KEPT_PROPERTIES = frozenset({"title", "description", *DATE_KEYS, "keywords", "license"})
+_OWN_ASSETS = frozenset({"preview", "release"})
+_OWN_LINK_RELS = frozenset({"via", "bug_tracker", "license", "cite-as", "preview"})
 
 
 def _clean_typed(properties: dict[str, Any], warnings: list[str]) -> None:
