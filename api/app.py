@@ -19,6 +19,7 @@ from api.hooks import Enqueuer, gitlab_hook
 from api.metrics import ApiMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware
 from api.openapi import openapi_html, openapi_json
+from api.proxy import ForwardedHeadersMiddleware
 from api.stac_routes import landing, stac_routes
 from indexer.access.cache import CachedPrincipals
 from indexer.access.filter import AccessFilters
@@ -27,21 +28,29 @@ from indexer.gitlab.async_client import GitLabHttp
 from indexer.index.engine import Engine
 from indexer.index.layout import IndexLayout
 from indexer.redis_client import create_async_redis, create_redis
+from indexer.search.limits import SearchLimits
 from indexer.settings import Settings, load_settings
 from indexer.spool import Spool
 from indexer.stac.categories import load_catalog
 from workers.app import create_celery_app
+from workers.events import INDEX_PROJECT, PlannedTask
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 2.0
 
 
 def create_app(settings: Settings) -> Starlette:
-    metrics = ApiMetrics()
+    metrics = ApiMetrics(index_size=settings.metrics_token is not None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.engine = Engine.from_settings(settings)
+        to_heal: set[str] = set()
+
+        def repaired(doc_ids: list[str]) -> None:
+            metrics.documents_repaired.inc(len(doc_ids))
+            to_heal.update(doc_ids)
+
+        app.state.engine = Engine.from_settings(settings, on_repaired=repaired)
         app.state.redis = create_async_redis(settings)
         celery = create_celery_app(settings)
         app.state.enqueuer = Enqueuer(celery, create_redis(settings), settings.task_queue)
@@ -57,16 +66,19 @@ def create_app(settings: Settings) -> Starlette:
             MembershipResolver(app.state.gitlab, admin),
             token_ttl=settings.token_cache_seconds,
             membership_ttl=settings.membership_cache_seconds,
+            unknown_tokens_per_minute=settings.unknown_tokens_per_minute,
         )
         app.state.access_filters = AccessFilters(
             min_access_level=settings.min_access_level,
             anonymous_access=settings.anonymous_access,
         )
         drainer = asyncio.create_task(_drain_forever(app.state.spool, app.state.enqueuer))
+        healer = asyncio.create_task(_heal_forever(to_heal, app.state.enqueuer))
         try:
             yield
         finally:
             drainer.cancel()
+            healer.cancel()
             celery.close()
             await app.state.gitlab.close()
             await app.state.engine.close()
@@ -91,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
         ],
         middleware=[
+            Middleware(ForwardedHeadersMiddleware, trusted=settings.forwarded_allow_ips),
             Middleware(RequestContextMiddleware, metrics=metrics),
             Middleware(
                 CORSMiddleware,
@@ -106,6 +119,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = metrics
     app.state.catalog = load_catalog(settings.categories_file)
     app.state.read_alias = IndexLayout(settings.index_prefix).read_alias
+    app.state.search_limits = SearchLimits.from_settings(settings)
     return app
 
 
@@ -113,6 +127,30 @@ def create_app_from_environment() -> Starlette:
     """Factory for ``uvicorn --factory`` with several worker processes: each builds its own
     settings once, from the same environment the CLI validated."""
     return create_app(load_settings())
+
+
+async def _heal_forever(doc_ids: set[str], enqueuer: Enqueuer) -> None:
+    """Re-index the projects of stored documents that had to be served mended (invalid
+    text): their re-read from GitLab replaces them with clean ones."""
+    while True:
+        await asyncio.sleep(DRAIN_SECONDS)
+        if not doc_ids:
+            continue
+        taken = list(doc_ids)
+        doc_ids.difference_update(taken)
+        project_ids = sorted({int(i.rpartition(":")[2]) for i in taken if _is_doc_key(i)})
+        tasks = [PlannedTask(INDEX_PROJECT, (project_id,)) for project_id in project_ids]
+        try:
+            await asyncio.to_thread(enqueuer.enqueue, tasks)
+        except Exception as error:  # the queue is down: the next read of them tries again
+            log.debug("mended documents not sent for re-indexing: %s", type(error).__name__)
+            continue
+        log.info("mended documents sent for re-indexing", extra={"projects": project_ids})
+
+
+def _is_doc_key(doc_id: str) -> bool:
+    tail = doc_id.rpartition(":")[2]
+    return tail.isascii() and tail.isdigit() and len(tail) < 19
 
 
 async def _drain_forever(spool: Spool, enqueuer: Enqueuer) -> None:

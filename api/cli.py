@@ -79,7 +79,8 @@ def serve(workers: int) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # Forwarded headers are read by api.proxy, from LABSTAC_FORWARDED_ALLOW_IPS only.
+        proxy_headers=False,
         server_header=False,
     )
 

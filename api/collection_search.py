@@ -18,10 +18,12 @@ from api.stac_params import (
     refuse_unknown,
 )
 from indexer.errors import Invalid
+from indexer.search.limits import DEFAULT_LIMITS, SearchLimits
 from indexer.search.request import DatetimeRange, bbox_corners
 
 COLLECTION_SEARCH_PARAMETERS = ("bbox", "datetime", "q", "limit", "token")
 _WORD = re.compile(r"[\w:-]+")  # keeps topics such as sharinghub:dataset whole
+_OFFSET = re.compile(r"^[0-9]{1,6}$")
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,18 @@ class CollectionSearch:
     offset: int = 0
 
 
-def parse_collection_search(values: dict[str, str]) -> CollectionSearch:
+def parse_collection_search(
+    values: dict[str, str], limits: SearchLimits = DEFAULT_LIMITS
+) -> CollectionSearch:
     refuse_unknown(values, COLLECTION_SEARCH_PARAMETERS)
     token = values.get("token", "0")
-    if not token.isdigit():
+    # An offset into a few collections: ASCII digits only ("²".isdigit() is true too).
+    if not _OFFSET.match(token):
         raise Invalid("token must be the token of a next link")
     return CollectionSearch(
         bbox=parse_bbox(values.get("bbox"), from_query=True),
         datetime=parse_datetime(values.get("datetime")),
-        q=parse_q(values.get("q")),
+        q=parse_q(values.get("q"), limits),
         limit=parse_limit(values.get("limit")),
         offset=int(token),
     )

@@ -52,10 +52,11 @@ def document(base: str) -> dict[str, Any]:
             "responses": {
                 "200": {"description": "Success",
                         "content": {endpoint.response: {"schema": {"type": "object"}}}},
-                "400": ERROR, "401": ERROR, "404": ERROR, "503": ERROR,
+                "400": ERROR, "401": ERROR, "404": ERROR, "429": ERROR, "503": ERROR,
             },
         }  # fmt: skip
         if endpoint.method == "POST":
+            operation["responses"]["413"] = ERROR
             operation["requestBody"] = {
                 "content": {"application/json": {"schema": {
                     "type": "object",
@@ -109,7 +110,12 @@ async def openapi_html(request: Request) -> Response:
         "<!doctype html><html><head><meta charset='utf-8'><title>labstac STAC API</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}</style></head>"
         f"<body><h1>labstac STAC API</h1><p>{html.escape(spec['info']['description'])}</p>"
-        f"<p>Machine-readable: <a href='{html.escape(spec['servers'][0]['url'])}/api'>OpenAPI "
-        f"3.0 document</a>.</p>{''.join(rows)}</body></html>"
+        # A relative link: nothing a request says can make it point elsewhere.
+        "<p>Machine-readable: <a href='api'>OpenAPI 3.0 document</a>.</p>"
+        f"{''.join(rows)}</body></html>"
     )
-    return HTMLResponse(page)
+    # Inline styles only; no script, frame or plugin can run in this page.
+    policy = (
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(page, headers={"Content-Security-Policy": policy})

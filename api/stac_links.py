@@ -1,6 +1,8 @@
-"""Links of STAC responses, built from the request's own base URL (behind a proxy, from
-``X-Forwarded-Proto`` and ``X-Forwarded-Host``, and under the ASGI root path). A token never
-goes into a link."""
+"""Links of STAC responses, built from the API's public address (``LABSTAC_PUBLIC_URL``),
+or else from the request's own scheme and host, under the ASGI root path. Behind a proxy,
+api.proxy has already put what a trusted proxy forwarded into the request; a Host header
+that is not a host name falls back to the address the server listens on. A token never goes
+into a link."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 
+from api.proxy import SCHEMES, valid_host
+
 GEOJSON = "application/geo+json"
 JSON = "application/json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
@@ -16,13 +20,19 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 def stac_base(request: Request) -> str:
     """The absolute URL of the STAC root, without a trailing slash."""
-    scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-    host = request.headers.get("x-forwarded-host", request.headers.get("host", request.url.netloc))
+    settings = request.app.state.settings
+    if settings.public_url is not None:
+        return f"{str(settings.public_url).rstrip('/')}{settings.stac_root}"
+    scheme = request.scope.get("scheme", "http")
+    scheme = scheme if scheme in SCHEMES else "http"
+    host = request.headers.get("host", "")
+    if not valid_host(host):
+        server = request.scope.get("server") or ("127.0.0.1", settings.port)
+        host = f"{server[0]}:{server[1]}"
     # Inside the STAC mount, root_path has grown by the mount's path: the proxy's own root
     # path is what Starlette kept in app_root_path.
     root_path = request.scope.get("app_root_path", request.scope.get("root_path", ""))
-    stac_root = request.app.state.settings.stac_root
-    return f"{scheme}://{host.split(',')[0].strip()}{root_path}{stac_root}"
+    return f"{scheme}://{host}{quote(root_path, safe='/')}{settings.stac_root}"
 
 
 def link(rel: str, href: str, media_type: str | None = JSON, **extra: Any) -> dict[str, Any]:

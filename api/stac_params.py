@@ -4,7 +4,7 @@ or a 400 that says which parameter is wrong and why."""
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -12,17 +12,17 @@ from typing import Any
 
 from indexer.errors import Invalid
 from indexer.search.fields_extension import FieldSelection
-from indexer.search.filter_extension import CRS84, filter_clause
+from indexer.search.filter_extension import CRS84, checked_bbox, filter_clause
+from indexer.search.geojson import checked_geometry
+from indexer.search.limits import DEFAULT_LIMITS, SearchLimits
 from indexer.search.query_extension import OPERATORS as QUERY_OPERATORS
 from indexer.search.query_extension import query_clause
-from indexer.search.request import SORTABLE, DatetimeRange, SearchRequest, bbox_corners
+from indexer.search.request import SORTABLE, DatetimeRange, SearchRequest
+from indexer.untrusted import load_json
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 10
-GEOMETRY_TYPES = {
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-    "GeometryCollection",
-}  # fmt: skip
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")  # ASCII digits only: "²".isdigit() is true
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ def parse_datetime(value: Any) -> DatetimeRange | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise Invalid("datetime must be an RFC 3339 date-time or interval")
+    if len(value) > 200:
+        raise Invalid("datetime is an instant or one interval start/end")
     parts = value.split("/")
     if len(parts) == 1:
         moment = _moment(parts[0], "datetime")
@@ -133,40 +135,35 @@ def parse_bbox(value: Any, from_query: bool) -> tuple[float, ...] | None:
         return None
     if isinstance(value, str) and not from_query:
         raise Invalid("bbox must be a JSON array of 4 or 6 numbers")
-    items = value.split(",") if isinstance(value, str) else value
-    try:
-        numbers = tuple(float(item) for item in items)
-    except (TypeError, ValueError):
-        raise Invalid("bbox must be 4 or 6 numbers") from None
-    if len(numbers) not in (4, 6):
-        raise Invalid(f"bbox must be 4 or 6 numbers, not {len(numbers)}")
-    west, south, east, north = bbox_corners(numbers)
-    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
-        raise Invalid("bbox must be west,south,east,north within -180..180 and -90..90")
-    return numbers
+    if isinstance(value, str):
+        if len(value) > 200:
+            raise Invalid("bbox must be 4 or 6 numbers")
+        try:
+            value = [float(item) for item in value.split(",")]
+        except ValueError:
+            raise Invalid("bbox must be 4 or 6 numbers") from None
+    return checked_bbox(value, "bbox")
 
 
-def parse_intersects(value: Any) -> dict[str, Any] | None:
+def parse_intersects(value: Any, limits: SearchLimits = DEFAULT_LIMITS) -> dict[str, Any] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise Invalid("intersects must be a GeoJSON geometry") from None
-    if not isinstance(value, dict) or value.get("type") not in GEOMETRY_TYPES:
-        raise Invalid("intersects must be a GeoJSON geometry")
-    if value["type"] != "GeometryCollection" and "coordinates" not in value:
-        raise Invalid("intersects must be a GeoJSON geometry with coordinates")
-    return value
+        value = load_json(value, max_depth=limits.json_max_depth, what="intersects")
+    return checked_geometry(value, "intersects", limits.geometry_max_positions)
 
 
-def _strings(value: Any, name: str) -> tuple[str, ...]:
+def _strings(
+    value: Any, name: str, limits: SearchLimits, bound: int | None = None
+) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise Invalid(f"{name} must be a list of strings")
+    limits.check_count(name, len(items), bound)
+    for item in items:
+        limits.check_text(f"a value of {name}", item)
     return tuple(item.strip() for item in items if item.strip())
 
 
@@ -185,19 +182,24 @@ def parse_sortby(value: Any) -> tuple[tuple[str, bool], ...]:
             specs.append((entry["field"], direction == "asc"))
     else:
         raise Invalid("sortby must be fields with + or -, or a list of {field, direction}")
-    unknown = [name for name, _ in specs if name not in SORTABLE]
+    if len(specs) > len(SORTABLE):
+        raise Invalid(f"sortby names at most {len(SORTABLE)} fields")
+    unknown = [name[:100] for name, _ in specs if name not in SORTABLE]
     if unknown:
         sortable = ", ".join(sorted(k for k in SORTABLE if "." not in k))
         raise Invalid(f"cannot sort by {', '.join(unknown)}; sortable fields: {sortable}")
     return tuple(specs)
 
 
-def parse_fields(values: dict[str, Any], from_query: bool) -> FieldSelection | None:
+def parse_fields(
+    values: dict[str, Any], from_query: bool, limits: SearchLimits = DEFAULT_LIMITS
+) -> FieldSelection | None:
     if "fields" not in values:
         return None
     value = values["fields"]
     if from_query and isinstance(value, str):
         names = [name.strip() for name in value.split(",") if name.strip()]
+        _check_field_names(names, limits)
         included = [n.lstrip("+") for n in names if not n.startswith("-")]
         excluded = tuple(n[1:] for n in names if n.startswith("-"))
         # Only exclusions take them from the whole item; anything else from the default set.
@@ -207,6 +209,7 @@ def parse_fields(values: dict[str, Any], from_query: bool) -> FieldSelection | N
         include, exclude = value.get("include"), value.get("exclude")
         lists = [v for v in (include, exclude) if v is not None]
         if all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in lists):
+            _check_field_names([n for names in lists for n in names], limits)
             # A missing include list differs from an empty one: see indexer/fields_extension.
             whole_item = "include" not in value and bool(exclude)
             return FieldSelection(
@@ -217,34 +220,59 @@ def parse_fields(values: dict[str, Any], from_query: bool) -> FieldSelection | N
     )
 
 
-def parse_q(value: Any) -> tuple[str, ...]:
+def _check_field_names(names: list[str], limits: SearchLimits) -> None:
+    limits.check_count("fields", len(names), limits.max_fields)
+    for name in names:
+        limits.check_text("a field name", name)
+
+
+def parse_q(value: Any, limits: SearchLimits = DEFAULT_LIMITS) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise Invalid("q must be text, or a list of terms")
+    limits.check_count("q", len(items), limits.max_terms)
+    for item in items:
+        limits.check_text("a term of q", item)
     return tuple(item.strip().strip('"') for item in items if item.strip())
 
 
 def parse_limit(value: Any) -> int:
     if value is None:
         return DEFAULT_LIMIT
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise Invalid("limit must be an integer") from None
-    if isinstance(value, float) and not value.is_integer():
-        raise Invalid("limit must be an integer")
-    if limit < 1:
+    refused = Invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if isinstance(value, bool):
+        raise refused
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise refused
+        value = int(value)
+    if isinstance(value, str):
+        if not _INTEGER.match(value.strip()):
+            raise refused
+        value = int(value)
+    if not isinstance(value, int):
+        raise refused
+    if value < 1:
         raise Invalid("limit must be at least 1")
-    return min(limit, MAX_LIMIT)
+    return min(value, MAX_LIMIT)
+
+
+def parse_token(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise Invalid("token must be the token of a next link")
+    return value
 
 
 def refuse_unknown(values: dict[str, Any], allowed: tuple[str, ...]) -> None:
     # An ignored parameter would answer a different question than the one asked.
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise Invalid(f"unknown parameter(s): {', '.join(unknown)}")
+        names = ", ".join(name[:40] for name in unknown[:10])
+        raise Invalid(f"unknown parameter(s): {names}")
 
 
 def parse_search(
@@ -252,29 +280,31 @@ def parse_search(
     allowed: tuple[str, ...] = SEARCH_PARAMETERS,
     *,
     from_query: bool = True,
+    limits: SearchLimits = DEFAULT_LIMITS,
 ) -> SearchRequest:
     """Parameters of a GET query string (lists comma-separated, geometry as JSON text), or,
     with ``from_query=False``, of a POST body (JSON types)."""
     refuse_unknown(values, allowed)
     request = SearchRequest(
-        collections=_strings(values.get("collections"), "collections"),
-        ids=_strings(values.get("ids"), "ids"),
+        collections=_strings(values.get("collections"), "collections", limits),
+        ids=_strings(values.get("ids"), "ids", limits),
         bbox=parse_bbox(values.get("bbox"), from_query),
-        intersects=parse_intersects(values.get("intersects")),
+        intersects=parse_intersects(values.get("intersects"), limits),
         datetime=parse_datetime(values.get("datetime")),
         limit=parse_limit(values.get("limit")),
-        token=values.get("token") if isinstance(values.get("token"), str) else None,
+        token=parse_token(values.get("token")),
         sortby=parse_sortby(values.get("sortby")),
-        q=parse_q(values.get("q")),
+        q=parse_q(values.get("q"), limits),
     )
-    request = replace(request, fields=parse_fields(values, from_query))
+    request = replace(request, fields=parse_fields(values, from_query, limits))
     if values.get("filter") not in (None, ""):
         lang = values.get("filter-lang") or ("cql2-text" if from_query else None)
         request = replace(
-            request, filter=filter_clause(values["filter"], lang, values.get("filter-crs"))
+            request,
+            filter=filter_clause(values["filter"], lang, values.get("filter-crs"), limits),
         )
     if values.get("query") not in (None, ""):
-        clause = query_clause(values["query"])
+        clause = query_clause(values["query"], limits)
         if clause is not None and request.filter is not None:
             clause = {"bool": {"filter": [request.filter, clause]}}
         if clause is not None:

@@ -6,7 +6,7 @@ both made from that table."""
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from api.auth import principal_of
 from api.collection_search import COLLECTION_SEARCH_PARAMETERS, matches, parse_collection_search
 from api.json_response import JSONResponse
+from api.request_body import read_body
 from api.stac_links import (
     GEOJSON,
     OPENAPI,
@@ -36,10 +37,14 @@ from indexer.search.request import (
     encode_token,
     extent_body,
     item_body,
+    public_item,
     search_body,
 )
 from indexer.stac import queryables as queryable_fields
 from indexer.stac.categories import Catalog, Category
+from indexer.untrusted import load_json
+
+log = logging.getLogger(__name__)
 
 STAC_VERSION = "1.1.0"
 CONFORMANCE = [
@@ -193,7 +198,7 @@ def _collection(
 async def collections(request: Request) -> Response:
     base = stac_base(request)
     values = _query_values(request)
-    search = parse_collection_search(values)
+    search = parse_collection_search(values, request.app.state.search_limits)
     categories = list(_catalog(request).categories)
     extents = await _extents(request, categories)
     built = [_collection(request, c, base, extents.get(c.id, {})) for c in categories]
@@ -235,9 +240,9 @@ async def _page(request: Request, search: SearchRequest) -> tuple[dict[str, Any]
     base = stac_base(request)
     features = []
     for hit in hits:
-        item = hit["_source"]
-        item = {**item, "links": item_links(base, item)}
-        features.append(search.fields.apply(item) if search.fields else item)
+        feature = _feature(request, base, hit, search)
+        if feature is not None:
+            features.append(feature)
     page = {
         "type": "FeatureCollection",
         "features": features,
@@ -247,6 +252,26 @@ async def _page(request: Request, search: SearchRequest) -> tuple[dict[str, Any]
     }
     more = bool(hits) and len(hits) == search.limit
     return page, encode_token(hits[-1]["sort"]) if more else None
+
+
+def _feature(
+    request: Request, base: str, hit: dict[str, Any], search: SearchRequest
+) -> dict[str, Any] | None:
+    """A hit as a STAC item, or None for a stored document that cannot be one (written by
+    something else, or damaged): it is left out of the page, logged and counted, and the
+    rest of the page is served."""
+    try:
+        item = public_item(hit["_source"])
+        item = {**item, "links": item_links(base, item)}
+        return search.fields.apply(item) if search.fields else item
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        request.app.state.metrics.documents_skipped.inc()
+        log.error(
+            "a stored document cannot be served",
+            extra={"doc": hit.get("_id"), "error": type(error).__name__,
+                   "request_id": request.scope.get("state", {}).get("request_id")},
+        )  # fmt: skip
+        return None
 
 
 def _query_values(request: Request) -> dict[str, Any]:
@@ -259,7 +284,7 @@ def _query_values(request: Request) -> dict[str, Any]:
 async def collection_items(request: Request) -> Response:
     category = _category(request)
     values = _query_values(request)
-    search = parse_search(values, ITEMS_PARAMETERS)
+    search = parse_search(values, ITEMS_PARAMETERS, limits=request.app.state.search_limits)
     search = replace(search, collections=(category.id,))
     page, token = await _page(request, search)
     base = stac_base(request)
@@ -283,11 +308,13 @@ async def collection_item(request: Request) -> Response:
         hits = (await engine.search(alias, body))["hits"]["hits"]
         if not hits:
             continue
-        item = hits[0]["_source"]
         base = stac_base(request)
         if field == "previous_ids":  # the project was renamed or moved
-            return RedirectResponse(item_url(base, category.id, item["id"]), status_code=308)
-        return geojson({**item, "links": item_links(base, item)})
+            new_id = hits[0]["_source"]["id"]
+            return RedirectResponse(item_url(base, category.id, new_id), status_code=308)
+        feature = _feature(request, base, hits[0], SearchRequest())
+        if feature is not None:
+            return geojson(feature)
     raise NotFound(f"no item {item_id} in collection {category.id}")
 
 
@@ -320,7 +347,7 @@ async def queryables(request: Request) -> Response:
 
 async def search_get(request: Request) -> Response:
     values = _query_values(request)
-    page, token = await _page(request, parse_search(values))
+    page, token = await _page(request, parse_search(values, limits=request.app.state.search_limits))
     base = stac_base(request)
     page["links"].append(link("self", with_query(f"{base}/search", values), GEOJSON))
     if token:
@@ -330,13 +357,13 @@ async def search_get(request: Request) -> Response:
 
 
 async def search_post(request: Request) -> Response:
-    try:
-        values = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise Invalid("the body is not JSON") from None
+    settings = request.app.state.settings
+    body = await read_body(request, settings.request_max_bytes)
+    values = load_json(body or b"{}", max_depth=settings.request_max_depth, what="the body")
     if not isinstance(values, dict):
         raise Invalid("the body must be a JSON object")
-    page, token = await _page(request, parse_search(values, from_query=False))
+    search = parse_search(values, from_query=False, limits=request.app.state.search_limits)
+    page, token = await _page(request, search)
     base = stac_base(request)
     page["links"].append(link("self", f"{base}/search", GEOJSON, method="POST"))
     if token:

@@ -4,37 +4,31 @@ running, the tests that need it fail with a message saying how to start it."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from opensearchpy import OpenSearch
 from redis import Redis
 from support import (
-    LABSTAC_BIN,
     OPENSEARCH_URL,
     REDIS_HOST_URL,
     REDIS_TEST_DB,
     START_HINT,
     ApiServer,
     WorkerProcess,
-    free_port,
     make_settings,
-    settings_env,
     stop_process,
-    wait_until,
 )
+from support import start_api as start_api_process
+from support import start_worker as start_worker_process
 
 import mappings
 from gitlab_sim.server import SimulatorServer
 from indexer.index.layout import ensure_index
 from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
-from workers.app import create_celery_app
 
 # ------------------------------------------------------------------ OpenSearch
 
@@ -128,34 +122,16 @@ def start_worker(
     redis_client: Redis, tmp_path: Path
 ) -> Iterator[Callable[[Settings], WorkerProcess]]:
     """Starts real `labstac worker` processes with the given settings; stops them after."""
-    started: list[tuple[WorkerProcess, object]] = []
+    started: list[WorkerProcess] = []
 
     def start(settings: Settings) -> WorkerProcess:
-        name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-        log_path = tmp_path / f"worker-{name}.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [LABSTAC_BIN, "worker", "--concurrency", "1", "--name", name],
-                env=settings_env(settings),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a fault test may kill the whole process group
-            )
-        worker = WorkerProcess(settings, name, process, log_path)
-        app = create_celery_app(settings)
-        started.append((worker, app))
-
-        def answers() -> bool:
-            assert process.poll() is None, f"worker exited early:\n{worker.log()}"
-            return bool(app.control.ping(destination=[name], timeout=0.5))
-
-        wait_until(answers, 60, f"Celery worker {name}")
+        worker = start_worker_process(settings, tmp_path)
+        started.append(worker)
         return worker
 
     yield start
-    for worker, app in started:
+    for worker in started:
         stop_process(worker.process)
-        app.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -173,26 +149,8 @@ def start_api(tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
     started: list[ApiServer] = []
 
     def start(settings: Settings) -> ApiServer:
-        settings = settings.model_copy(update={"port": free_port()})
-        log_path = tmp_path / f"api-{settings.port}.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [LABSTAC_BIN, "serve"],
-                env=settings_env(settings),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        server = ApiServer(f"http://127.0.0.1:{settings.port}", process, log_path, settings)
+        server = start_api_process(settings, tmp_path)
         started.append(server)
-
-        def answers() -> bool:
-            assert process.poll() is None, f"API exited early:\n{server.log()}"
-            try:
-                return httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(answers, 30, "the API to answer /healthz")
         return server
 
     yield start

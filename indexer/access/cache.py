@@ -4,6 +4,7 @@
     labstac:token:<sha256>                "invalid" for a refused token  (10 s)
     labstac:memberships:<user id>         the user's direct memberships (longer TTL)
     labstac:user-tokens:<user id>         the token hashes seen for that user
+    labstac:unknown-tokens:<address>:<minute>   tokens GitLab refused, per client address
 
 A token is only ever stored as its SHA-256. ``forget_user`` drops a user's memberships and
 token entries at once (the membership hooks call it), so the next request sees the change.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections import OrderedDict
 
 from redis import Redis
@@ -22,7 +24,7 @@ from redis.exceptions import RedisError
 
 from indexer.access.callers import Memberships, Principal, TokenUser
 from indexer.access.memberships import MembershipResolver
-from indexer.errors import Unauthorized
+from indexer.errors import TooManyRequests, Unauthorized
 from indexer.redis_client import translate
 
 log = logging.getLogger(__name__)
@@ -78,19 +80,23 @@ class CachedPrincipals:
         *,
         token_ttl: int,
         membership_ttl: int,
+        unknown_tokens_per_minute: int = 30,
     ) -> None:
         self._redis = redis
         self._resolver = resolver
         self._token_ttl = token_ttl
         self._membership_ttl = membership_ttl
+        self._unknown_per_minute = unknown_tokens_per_minute
         self._decoded: OrderedDict[str, Memberships] = OrderedDict()
         self._read_entries = redis.register_script(READ_ENTRIES)
 
-    async def principal(self, token: str | None) -> Principal:
+    async def principal(self, token: str | None, client: str = "unknown") -> Principal:
+        """The caller behind ``token``; ``client`` is the address it came from, which may
+        only send so many tokens GitLab refuses a minute (each costs a GitLab call)."""
         if not token:
             return Principal.anonymous()
         cached_user, cached_memberships = await self._cached_entries(token)
-        user = await self._token_user(token, cached_user)
+        user = await self._token_user(token, cached_user, client)
         if not user.can_read:
             return Principal.anonymous()
         if user.acts_as_admin:
@@ -116,17 +122,20 @@ class CachedPrincipals:
         values = [None if v is None else str(v) for v in found or []] + [None, None]
         return values[0], values[1]
 
-    async def _token_user(self, token: str, cached: str | None) -> TokenUser:
+    async def _token_user(self, token: str, cached: str | None, client: str) -> TokenUser:
         key = token_key(token)
         if cached == INVALID:
             raise Unauthorized("the GitLab token is unknown, expired or revoked")
         if cached:
             return TokenUser.from_json(json.loads(cached))
+        await self._check_unknown_rate(client)
         try:
             user = await self._resolver.token_user(token)
         except Unauthorized:
-            # A burst of requests with a bad token must not become a burst of GitLab calls.
+            # A burst of requests with a bad token must not become a burst of GitLab calls,
+            # nor a stream of new bad tokens from one address.
             await self._store(key, INVALID, INVALID_TTL_SECONDS)
+            await self._count_unknown(client)
             raise
         if self._token_ttl:
             try:
@@ -138,6 +147,31 @@ class CachedPrincipals:
             except RedisError as error:
                 raise translate(error) from error
         return user
+
+    def _unknown_key(self, client: str) -> tuple[str, int]:
+        now = time.time()
+        return f"labstac:unknown-tokens:{client[:64]}:{int(now // 60)}", 60 - int(now % 60)
+
+    async def _check_unknown_rate(self, client: str) -> None:
+        key, left = self._unknown_key(client)
+        try:
+            seen = await self._redis.get(key)
+        except RedisError as error:
+            raise translate(error) from error
+        if seen is not None and int(seen) >= self._unknown_per_minute:
+            raise TooManyRequests(
+                "too many unknown tokens from this address; try again in a minute", left
+            )
+
+    async def _count_unknown(self, client: str) -> None:
+        key, _ = self._unknown_key(client)
+        try:
+            async with self._redis.pipeline() as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 120)
+                await pipe.execute()
+        except RedisError as error:
+            raise translate(error) from error
 
     async def _memberships(self, user_id: int) -> tuple[str, Memberships]:
         """The digest of the memberships' cached JSON, and the memberships."""

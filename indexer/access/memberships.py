@@ -6,7 +6,9 @@ The calls, and why (docs/access.md has the figures):
    whatever its scopes (a ``read_repository`` token cannot call ``/user``).
 2. ``GET /user`` with the caller's token, when its scopes allow: ``is_admin`` appears only
    when the token really acts as admin (Admin Mode respected by GitLab itself), and
-   ``external``. Otherwise ``GET /users/:id`` with labstac's admin token.
+   ``external``. Otherwise ``GET /users/:id`` with labstac's admin token; such a token (only
+   ``read_repository``) of an admin acts as admin when Admin Mode is off, or when it also
+   has ``admin_mode`` (``GET /application/settings``, read at most once a minute, says which).
 3. ``GET /users/:id/memberships`` with labstac's admin token, paged by 100: the user's
    *direct* memberships in groups and projects, which is exactly what the access fields are
    matched against. The user's own ``/groups`` and ``/projects?membership=true`` would list
@@ -18,6 +20,7 @@ The calls, and why (docs/access.md has the figures):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from indexer.access.callers import GUEST, Memberships, Principal, TokenUser
@@ -28,12 +31,14 @@ from indexer.settings import Settings
 log = logging.getLogger(__name__)
 
 USER_SCOPES = frozenset({"api", "read_api", "read_user"})
+ADMIN_MODE_TTL_SECONDS = 60.0
 
 
 class MembershipResolver:
     def __init__(self, http: GitLabHttp, admin_token: str) -> None:
         self._http = http
         self._admin_token = admin_token
+        self._admin_mode: tuple[float, bool] | None = None  # (read at, on)
 
     async def token_user(self, token: str) -> TokenUser:
         """Raises ``Unauthorized`` for a token GitLab refuses (unknown, expired, revoked,
@@ -50,7 +55,14 @@ class MembershipResolver:
                 user = await self._http.get(f"/users/{int(info['user_id'])}", self._admin_token)
             except NotFound:
                 raise Unauthorized("the token's user no longer exists") from None
-            acts_as_admin = False  # such a token cannot use the API as an admin
+            # An admin's read_repository token reads every repository: GitLab's own rule,
+            # which /user would apply for us if the token could call it. With Admin Mode
+            # on, only a token with the admin_mode scope acts as admin.
+            acts_as_admin = (
+                bool(user.get("is_admin", False))
+                and "read_repository" in scopes
+                and ("admin_mode" in scopes or not await self._admin_mode_on())
+            )
         if user.get("state", "active") != "active":
             raise Unauthorized("the GitLab user is not active")
         return TokenUser(
@@ -60,6 +72,21 @@ class MembershipResolver:
             external=bool(user.get("external", False)),
             scopes=scopes,
         )
+
+    async def _admin_mode_on(self) -> bool:
+        """Whether the instance's Admin Mode is on (read with labstac's token, at most once
+        a minute). When labstac cannot tell (its token is no admin's), it assumes on: the
+        caller then acts as admin only with the admin_mode scope, never more than GitLab
+        allows."""
+        now = time.monotonic()
+        if self._admin_mode is None or now - self._admin_mode[0] > ADMIN_MODE_TTL_SECONDS:
+            try:
+                found = await self._http.get("/application/settings", self._admin_token)
+                on = bool(found.get("admin_mode", True)) if isinstance(found, dict) else True
+            except (Unauthorized, NotFound):
+                on = True
+            self._admin_mode = (now, on)
+        return self._admin_mode[1]
 
     async def memberships(self, user_id: int) -> Memberships:
         groups: dict[int, int] = {}

@@ -38,6 +38,7 @@ class GitLabHttp:
             timeout=timeout_seconds,
             headers={"User-Agent": "labstac"},
         )
+        self._origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
         self._attempts = attempts
         self._observe = observe  # (status or 0 for no answer, seconds) of every call
         self.calls = 0  # GitLab calls made, for metrics and tests
@@ -60,6 +61,9 @@ class GitLabHttp:
             following = response.links.get("next", {}).get("url")
             if not following:
                 return
+            # The token goes with the request: only ever to the GitLab labstac is set up for.
+            if httpx.URL(following).copy_with(path="/", query=None, fragment=None) != self._origin:
+                raise UpstreamUnavailable(SERVICE, "GitLab sent a next page on another host")
             response = await self._request(following, token, None)
 
     async def _request(

@@ -19,6 +19,7 @@ stac-api-validator expect), and an include inside an excluded object survives it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 IDENTITY = ("type", "stac_version", "id", "links")
@@ -39,27 +40,45 @@ class FieldSelection:
     include: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
 
+    @cached_property
+    def _plan(self) -> _Plan:
+        """What ``apply`` does to every item, worked out once per selection (the names
+        compared with each other, never per item)."""
+        included = set(self.include or ())
+        dropped = [p for p in self.exclude if p not in included and p not in IDENTITY]
+        dropped_prefixes = tuple(f"{d}." for d in dropped)
+        kept_prefixes = tuple(f"{kept}." for kept in included)
+        return _Plan(
+            projection=None
+            if self.include is None
+            else ((*IDENTITY, *self.include) if self.include else DEFAULT_SET),
+            dropped=[p.split(".") for p in dropped],
+            # Includes inside an excluded object, taken before any drop can reach them.
+            survivors=[p for p in included if p.startswith(dropped_prefixes)],
+            # An exclusion inside a surviving include still holds, whatever the order given.
+            late_drops=[p.split(".") for p in dropped if p.startswith(kept_prefixes)],
+        )
+
     def apply(self, item: dict[str, Any]) -> dict[str, Any]:
         """The selected parts of ``item``, which it may change: pass one built for this
         response (search hits are)."""
-        if self.include is None:
-            selected = item
-        else:
-            selected = _project(item, [*IDENTITY, *self.include] if self.include else DEFAULT_SET)
-        included = set(self.include or ())
-        dropped = [p for p in self.exclude if p not in included and p not in IDENTITY]
-        # Includes inside an excluded object, taken before any drop can reach them.
-        survivors = _project(
-            item, [p for p in included if any(p.startswith(f"{d}.") for d in dropped)]
-        )
-        for path in dropped:
-            _drop(selected, path.split("."))
+        plan = self._plan
+        selected = item if plan.projection is None else _project(item, plan.projection)
+        survivors = _project(item, plan.survivors) if plan.survivors else {}
+        for parts in plan.dropped:
+            _drop(selected, parts)
         _merge(selected, survivors)
-        # An exclusion inside a surviving include still holds, whatever the order given.
-        for path in dropped:
-            if any(path.startswith(f"{kept}.") for kept in included):
-                _drop(selected, path.split("."))
+        for parts in plan.late_drops:
+            _drop(selected, parts)
         return selected
+
+
+@dataclass(frozen=True)
+class _Plan:
+    projection: tuple[str, ...] | None
+    dropped: list[list[str]]
+    survivors: list[str]
+    late_drops: list[list[str]]
 
 
 def _project(item: dict[str, Any], paths: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from indexer.errors import Invalid
 from indexer.search.fields_extension import FieldSelection
@@ -36,8 +38,12 @@ SORTABLE.update(
     {f"properties.{k}": v for k, v in list(SORTABLE.items()) if v.startswith("properties.")}
 )
 TEXT_FIELDS = ["properties.title^3", "properties.description", "properties.keywords^2"]
-# What clients never see: labstac's own fields.
-HIDDEN = ["_acl", "labstac", "doc_key", "previous_ids"]
+# What clients never see: labstac's own fields. They are dropped here, from the whole
+# stored document, not by the engine: its source filtering parses each document again and
+# fails the whole query on one it cannot parse (docs/security.md, "Poisoned documents").
+HIDDEN = ("_acl", "labstac", "doc_key", "previous_ids")
+# A page token is the sort values of a page's last hit: a few short scalars.
+TOKEN_MAX_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class SearchRequest:
 
 
 def encode_token(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
 def sort_clause(request: SearchRequest) -> list[dict[str, Any]]:
@@ -77,14 +83,28 @@ def sort_clause(request: SearchRequest) -> list[dict[str, Any]]:
 
 
 def decode_token(token: str, expected: int = len(SORT)) -> list[Any]:
+    """The sort values a page token holds: ``expected`` strings, numbers or nulls."""
+    refused = Invalid("token is not a page token this API gave")
+    if len(token) > TOKEN_MAX_CHARS or not token.isascii():
+        raise refused
     try:
         padded = token + "=" * (-len(token) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise Invalid("token is not a page token this API gave") from None
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError):
+        raise refused from None
     if not isinstance(values, list) or len(values) != expected:
-        raise Invalid("token is not a page token this API gave")
+        raise refused
+    for value in values:
+        if not (value is None or isinstance(value, str | int | float)) or isinstance(value, bool):
+            raise refused
+        if isinstance(value, float) and not math.isfinite(value):
+            raise refused
     return values
+
+
+def public_item(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored document as clients see it: without labstac's own fields."""
+    return {key: value for key, value in document.items() if key not in HIDDEN}
 
 
 def bbox_corners(bbox: tuple[float, ...] | list[float]) -> tuple[float, float, float, float]:
@@ -94,14 +114,15 @@ def bbox_corners(bbox: tuple[float, ...] | list[float]) -> tuple[float, float, f
 
 
 def bbox_shape(bbox: tuple[float, ...] | list[float]) -> dict[str, Any]:
-    """The engine's shape for a bbox: an envelope, or two across the antimeridian."""
+    """The engine's shape for a bbox: an envelope, or two across the antimeridian. Envelopes
+    may be flat (a line, a point) where polygons may not: 180,0,-180,10 is a line."""
     west, south, east, north = bbox_corners(bbox)
     if west > east:  # across the antimeridian: two envelopes
         return {
-            "type": "multipolygon",
-            "coordinates": [
-                [[[west, south], [180, south], [180, north], [west, north], [west, south]]],
-                [[[-180, south], [east, south], [east, north], [-180, north], [-180, south]]],
+            "type": "geometrycollection",
+            "geometries": [
+                {"type": "envelope", "coordinates": [[west, north], [180, south]]},
+                {"type": "envelope", "coordinates": [[-180, north], [east, south]]},
             ],
         }
     return {"type": "envelope", "coordinates": [[west, north], [east, south]]}
@@ -180,7 +201,6 @@ def search_body(request: SearchRequest, access: dict[str, Any]) -> dict[str, Any
         "sort": sort,
         "size": request.limit,
         "track_total_hits": True,
-        "_source": {"excludes": HIDDEN},
     }
     if request.token:
         body["search_after"] = decode_token(request.token, len(sort))
@@ -198,7 +218,6 @@ def item_body(collection: str, field: str, item_id: str, access: dict[str, Any])
         },
         "size": 1,
         "sort": [{"doc_key": "asc"}],
-        "_source": {"excludes": HIDDEN},
     }
 
 

@@ -132,7 +132,7 @@ def test_the_secret_is_checked_and_never_echoed(api: ApiServer, redis_client: Re
 def test_bad_input_gets_a_json_reason(api: ApiServer, redis_client: Redis) -> None:
     not_json = post(api, b"{not json")
     assert not_json.status_code == 400
-    assert not_json.json()["description"].startswith("the body is not JSON")
+    assert not_json.json()["description"].startswith("the body is not valid JSON")
     assert post(api, b"[1, 2]").json()["description"] == "the body must be a JSON object"
     nameless = post(api, {"project_id": 1})
     assert nameless.status_code == 400

@@ -678,7 +678,7 @@ def test_malformed_filters_are_400_saying_what_is_wrong(catalog: Catalog) -> Non
         "filter=id%3D'a'&filter-lang=sql": "filter-lang must be cql2-text or cql2-json",
         "filter=id%3D'a'&filter-crs=EPSG:3857": "filter-crs must be",
         "filter=s_crosses(geometry,POINT(1%201))": "the CQL2 operator",
-        "query=gsd": "query is not JSON",
+        "query=gsd": "query is not valid JSON",
         "query=%5B1%5D": "query must be an object",
         'query={"gsd":{"near":1}}': "query.gsd: unknown operator near; operators: eq,",
         'query={"stars":{"eq":1}}': "unknown property stars; queryables:",

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from indexer.settings import Settings
 
 OPENSEARCH_URL = os.environ.get("LABSTAC_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
@@ -52,30 +54,30 @@ def make_settings(**overrides: object) -> Settings:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment a labstac subprocess needs to rebuild these settings."""
+    """The environment a labstac subprocess needs to rebuild these settings: the ones the
+    processes of a test must agree on, and every one the test set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABSTAC_")}
-    env.update(
-        LABSTAC_GITLAB_URL=str(settings.gitlab_url),
-        LABSTAC_OPENSEARCH_URL=str(settings.opensearch_url),
-        LABSTAC_REDIS_URL=settings.redis_url_str,
-        LABSTAC_TASK_QUEUE=settings.task_queue,
-        LABSTAC_HOST=settings.host,
-        LABSTAC_PORT=str(settings.port),
-        LABSTAC_LOG_LEVEL="INFO",
-        LABSTAC_LOG_FORMAT="json",
-        LABSTAC_INDEX_PREFIX=settings.index_prefix,
-        LABSTAC_TASK_MAX_RETRIES=str(settings.task_max_retries),
-        LABSTAC_TASK_VISIBILITY_SECONDS=str(settings.task_visibility_seconds),
-    )
-    if settings.gitlab_token is not None:
-        env["LABSTAC_GITLAB_TOKEN"] = settings.gitlab_token.get_secret_value()
-    if settings.webhook_secrets:
-        env["LABSTAC_WEBHOOK_SECRETS"] = ",".join(
-            secret.get_secret_value() for secret in settings.webhook_secrets
-        )
-    if "state_dir" in settings.model_fields_set:
-        env["LABSTAC_STATE_DIR"] = str(settings.state_dir)
+    always = {
+        "gitlab_url", "opensearch_url", "redis_url", "task_queue", "host", "port",
+        "index_prefix", "task_max_retries", "task_visibility_seconds",
+    }  # fmt: skip
+    for name in always | settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        env[f"LABSTAC_{name.upper()}"] = _env_value(value)
+    env.update(LABSTAC_LOG_LEVEL="INFO", LABSTAC_LOG_FORMAT=settings.log_format)
     return env
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return ",".join(_env_value(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -122,3 +124,54 @@ def queued_tasks(redis: object, queue: str) -> list[tuple[str, list[object]]]:
         args = json.loads(base64.b64decode(message["body"]))[0]
         result.append((message["headers"]["task"], args))
     return result
+
+
+def start_api(settings: Settings, log_dir: Path) -> ApiServer:
+    """Start `labstac serve` on a free port with these settings; returns once it answers."""
+    import httpx
+
+    settings = settings.model_copy(update={"port": free_port()})
+    log_path = log_dir / f"api-{settings.port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [LABSTAC_BIN, "serve"], env=settings_env(settings), stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = ApiServer(f"http://127.0.0.1:{settings.port}", process, log_path, settings)
+
+    def answers() -> bool:
+        assert process.poll() is None, f"API exited early:\n{server.log()}"
+        try:
+            return httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(answers, 30, "the API to answer /healthz")
+    return server
+
+
+def start_worker(settings: Settings, log_dir: Path, prefix: str = "test") -> WorkerProcess:
+    """Start `labstac worker` (one pool process) in a process group of its own, so a fault
+    test may kill the whole group; returns once it answers a ping."""
+    from workers.app import create_celery_app
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    log_path = log_dir / f"worker-{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [LABSTAC_BIN, "worker", "--concurrency", "1", "--name", name],
+            env=settings_env(settings), stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    worker = WorkerProcess(settings, name, process, log_path)
+    app = create_celery_app(settings)
+
+    def answers() -> bool:
+        assert process.poll() is None, f"worker exited early:\n{worker.log()[-3000:]}"
+        return bool(app.control.ping(destination=[name], timeout=0.5))
+
+    try:
+        wait_until(answers, 60, f"Celery worker {name}")
+    finally:
+        app.close()  # type: ignore[attr-defined]
+    return worker

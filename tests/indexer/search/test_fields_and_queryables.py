@@ -50,4 +50,4 @@ def test_a_cql2_bbox_is_the_same_area_as_the_bbox_parameter() -> None:
 
     # heights dropped, not read as corners; across the antimeridian, two envelopes
     assert shape([0, 1, 5, 10, 11, 50]) == bbox_shape((0, 1, 10, 11))
-    assert shape([170, -10, -170, 10])["type"] == "multipolygon"
+    assert shape([170, -10, -170, 10])["type"] == "geometrycollection"
