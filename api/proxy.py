@@ -55,7 +55,10 @@ class ForwardedHeadersMiddleware:
         headers = []
         for name, value in scope["headers"]:
             if name in FORWARDED:
-                forwarded.setdefault(name, value.decode("latin-1"))
+                # Several lines of one header are one list, in order (a proxy may add a
+                # line of its own instead of appending to the client's).
+                text = value.decode("latin-1")
+                forwarded[name] = f"{forwarded[name]},{text}" if name in forwarded else text
             else:
                 headers.append((name, value))
         scope = {**scope, "headers": headers}
@@ -64,10 +67,11 @@ class ForwardedHeadersMiddleware:
         await self.app(scope, receive, send)
 
     def _apply(self, scope: Scope, forwarded: dict[bytes, str]) -> None:
-        proto = forwarded.get(b"x-forwarded-proto", "").split(",")[0].strip().lower()
+        # The nearest proxy's word is the rightmost: it is the one labstac trusts.
+        proto = forwarded.get(b"x-forwarded-proto", "").split(",")[-1].strip().lower()
         if proto in SCHEMES:
             scope["scheme"] = proto
-        host = forwarded.get(b"x-forwarded-host", "").split(",")[0].strip()
+        host = forwarded.get(b"x-forwarded-host", "").split(",")[-1].strip()
         if host and valid_host(host):
             scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"host"]
             scope["headers"].append((b"host", host.encode("latin-1")))

@@ -32,6 +32,7 @@ from api.stac_links import (
 from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
 from indexer.access.filter import AccessFilters
 from indexer.errors import Invalid, NotFound
+from indexer.search.limits import SearchLimits
 from indexer.search.request import (
     SearchRequest,
     encode_token,
@@ -357,12 +358,12 @@ async def search_get(request: Request) -> Response:
 
 
 async def search_post(request: Request) -> Response:
-    settings = request.app.state.settings
-    body = await read_body(request, settings.request_max_bytes)
-    values = load_json(body or b"{}", max_depth=settings.request_max_depth, what="the body")
+    limits: SearchLimits = request.app.state.search_limits
+    body = await read_body(request, request.app.state.settings.request_max_bytes)
+    values = load_json(body or b"{}", max_depth=limits.body_max_depth, what="the body")
     if not isinstance(values, dict):
         raise Invalid("the body must be a JSON object")
-    search = parse_search(values, from_query=False, limits=request.app.state.search_limits)
+    search = parse_search(values, from_query=False, limits=limits)
     page, token = await _page(request, search)
     base = stac_base(request)
     page["links"].append(link("self", f"{base}/search", GEOJSON, method="POST"))

@@ -36,18 +36,24 @@ class JsonFormatter(logging.Formatter):
 
 # Control characters a message may carry (a URL path is the client's), as escapes: a
 # client must not be able to end a log line and forge the next one.
-_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)} | {
-    0x0A: "\\n",
-    0x0D: "\\r",
-    0x09: "\\t",
-}
+# C0 and C1 controls and the Unicode line separators: every character a terminal or a log
+# shipper may take for the end of a line.
+_CONTROLS = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 
 
 class TextFormatter(logging.Formatter):
-    """One line per record; a traceback follows on lines of its own, as logging writes it."""
+    """One line per record. A traceback follows on lines of its own, each indented, so that
+    an exception's text cannot pass for a record of its own."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return super().formatMessage(record).translate(_CONTROLS)
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return "\n".join(f"    | {line.translate(_CONTROLS)}" for line in text.splitlines())
 
 
 def configure_logging(level: str, fmt: str) -> None:

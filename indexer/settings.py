@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     search_max_terms: int = Field(default=32, ge=1, le=1000)
     search_max_fields: int = Field(default=100, ge=1, le=10_000)
     text_max_chars: int = Field(default=2048, ge=64)
-    filter_max_chars: int = Field(default=20_000, ge=256)
+    filter_max_chars: int = Field(default=20_000, ge=256, le=40_000)
     filter_max_depth: int = Field(default=20, ge=2, le=100)
     filter_max_nodes: int = Field(default=300, ge=10, le=2000)
     like_max_wildcards: int = Field(default=16, ge=1, le=256)

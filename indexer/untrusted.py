@@ -56,21 +56,17 @@ def nesting_depth(value: Any, stop_above: int | None = None) -> int:
     return deepest
 
 
-def bracket_depth(text: str, opening: str = "(", closing: str = ")", quote: str = "'") -> int:
-    """The deepest nesting of brackets in ``text``, ignoring those inside quoted strings
-    (a doubled quote is an escaped one, as in CQL2 and SQL)."""
+def bracket_depth(text: str, opening: str = "(", closing: str = ")") -> int:
+    """The deepest nesting of brackets in ``text``. Every bracket counts, quoted or not: a
+    quote the counter would take for a string's start could hide thousands of brackets
+    from it, and a bracket counted in a string costs the client a refusal at worst."""
     depth = deepest = 0
-    quoted = False
     for char in text:
-        if char == quote:
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif char == opening:
+        if char == opening:
             depth += 1
             deepest = max(deepest, depth)
         elif char == closing:
-            depth -= 1
+            depth = max(depth - 1, 0)
     return deepest
 
 

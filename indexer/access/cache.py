@@ -13,6 +13,7 @@ token entries at once (the membership hooks call it), so the next request sees t
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import time
@@ -128,15 +129,20 @@ class CachedPrincipals:
             raise Unauthorized("the GitLab token is unknown, expired or revoked")
         if cached:
             return TokenUser.from_json(json.loads(cached))
-        await self._check_unknown_rate(client)
+        # Each lookup of a token not seen yet takes a slot of its address's minute first
+        # (so a burst of them cannot all pass a check before any is counted), and gives
+        # it back when the token turns out to be GitLab's.
+        slot = await self._take_unknown_slot(client)
         try:
             user = await self._resolver.token_user(token)
         except Unauthorized:
-            # A burst of requests with a bad token must not become a burst of GitLab calls,
-            # nor a stream of new bad tokens from one address.
+            # A burst of requests with a bad token must not become a burst of GitLab calls.
             await self._store(key, INVALID, INVALID_TTL_SECONDS)
-            await self._count_unknown(client)
             raise
+        except Exception:
+            await self._give_back(slot)  # GitLab could not tell: not the token's fault
+            raise
+        await self._give_back(slot)
         if self._token_ttl:
             try:
                 async with self._redis.pipeline() as pipe:
@@ -148,28 +154,26 @@ class CachedPrincipals:
                 raise translate(error) from error
         return user
 
-    def _unknown_key(self, client: str) -> tuple[str, int]:
+    async def _take_unknown_slot(self, client: str) -> str:
         now = time.time()
-        return f"labstac:unknown-tokens:{client[:64]}:{int(now // 60)}", 60 - int(now % 60)
-
-    async def _check_unknown_rate(self, client: str) -> None:
-        key, left = self._unknown_key(client)
-        try:
-            seen = await self._redis.get(key)
-        except RedisError as error:
-            raise translate(error) from error
-        if seen is not None and int(seen) >= self._unknown_per_minute:
-            raise TooManyRequests(
-                "too many unknown tokens from this address; try again in a minute", left
-            )
-
-    async def _count_unknown(self, client: str) -> None:
-        key, _ = self._unknown_key(client)
+        key = f"labstac:unknown-tokens:{_bucket(client)}:{int(now // 60)}"
         try:
             async with self._redis.pipeline() as pipe:
                 pipe.incr(key)
                 pipe.expire(key, 120)
-                await pipe.execute()
+                taken, _ = await pipe.execute()
+        except RedisError as error:
+            raise translate(error) from error
+        if int(taken) > self._unknown_per_minute:
+            raise TooManyRequests(
+                "too many unknown tokens from this address; try again in a minute",
+                60 - int(now % 60),
+            )
+        return key
+
+    async def _give_back(self, slot: str) -> None:
+        try:
+            await self._redis.decr(slot)
         except RedisError as error:
             raise translate(error) from error
 
@@ -206,6 +210,18 @@ class CachedPrincipals:
             await self._redis.set(key, value, ex=ttl)
         except RedisError as error:
             raise translate(error) from error
+
+
+def _bucket(client: str) -> str:
+    """Whose tokens count together: one IPv4 address, or one IPv6 /64 (what one host or
+    site holds, and could rotate through)."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:64]
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _digest(raw: str) -> str:

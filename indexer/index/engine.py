@@ -28,6 +28,8 @@ from indexer.untrusted import clean_strings
 log = logging.getLogger(__name__)
 
 SERVICE = "opensearch"
+# Documents read whole at a time when the engine cannot filter their sources.
+WHOLE_READ_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -338,20 +340,44 @@ class IndexEngine:
             with _translated():
                 found = self._client.search(index=index, body=body)
         except UpstreamUnavailable as error:
-            if not isinstance(error.__cause__, TransportError) or isinstance(
-                error.__cause__, OSNotFoundError
-            ):
-                raise
+            if not _unparsable(error.__cause__):
+                raise  # an outage or a refusal: a heavier read would not help
             log.warning(
                 "the engine could not filter documents' sources; reading them whole",
                 extra={"index": index, "error": error.description},
             )
-            with _translated():
-                found = self._client.search(index=index, body={**body, "_source": True})
-            for hit in found["hits"]["hits"]:
-                hit["_source"] = _select(hit.get("_source") or {}, source)
+            return self._whole_hits(index, body, source)
         hits: list[dict[str, Any]] = found["hits"]["hits"]
         return hits
+
+    def _whole_hits(
+        self, index: str, body: dict[str, Any], source: list[str]
+    ) -> list[dict[str, Any]]:
+        """The hits of ``body`` (ids and sort values, which need no source), then their
+        sources read whole, a few at a time, and filtered here."""
+        with _translated():
+            hits: list[dict[str, Any]] = self._client.search(
+                index=index, body={**body, "_source": False}
+            )["hits"]["hits"]
+        sources: dict[str, Any] = {}
+        for start in range(0, len(hits), WHOLE_READ_BATCH):
+            ids = [hit["_id"] for hit in hits[start : start + WHOLE_READ_BATCH]]
+            with _translated():
+                found = self._client.search(
+                    index=index,
+                    body={"query": {"ids": {"values": ids}}, "size": len(ids), "_source": True},
+                )
+            sources.update((hit["_id"], hit.get("_source") or {}) for hit in found["hits"]["hits"])
+        for hit in hits:
+            hit["_source"] = _select(sources.get(hit["_id"], {}), source)
+        return hits
+
+
+def _unparsable(error: BaseException | None) -> bool:
+    """Whether the engine failed because it could not parse a stored document again."""
+    if not isinstance(error, TransportError) or error.status_code not in (400, 500):
+        return False
+    return "parse" in json.dumps(error.info, default=str)[:4000].lower()
 
 
 def _select(document: dict[str, Any], paths: list[str]) -> dict[str, Any]:

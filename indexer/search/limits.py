@@ -38,6 +38,11 @@ class SearchLimits:
             json_max_depth=settings.request_max_depth,
         )
 
+    @property
+    def body_max_depth(self) -> int:
+        """JSON nesting a search body may have: a filter within its own bound fits."""
+        return max(self.json_max_depth, 2 * self.filter_max_depth + 8)
+
     def check_count(self, name: str, count: int, bound: int | None = None) -> None:
         bound = self.max_values if bound is None else bound
         if count > bound:

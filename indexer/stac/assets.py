@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from indexer.errors import Invalid
 from indexer.gitlab.snapshot import ProjectSnapshot
-from indexer.stac.globs import compile_glob
+from indexer.stac.globs import compile_glob, parts_of
 from indexer.stac.media_types import COG, GEOTIFF, media_type
 
 TYPE_AS = {
@@ -43,6 +43,9 @@ TYPE_AS = {
 }
 RULE_KEYS = {"glob", "path", "key", "title", "description", "roles", "type", "type-as", "href"}
 MAX_ASSETS = 500
+# Segment comparisons a project's rules may cost (indexer.stac.globs): a few seconds of CPU
+# at worst. Usual rules on the largest tree labstac reads (20,000 files) cost far less.
+MATCH_BUDGET = 3_000_000
 _PREVIEW_IMAGE = re.compile(r"!\[\s*preview\s*\]\(\s*([^)\s]+)", re.I)
 _PREVIEW_FILES = ("preview.png", "preview.jpg", "preview.jpeg")
 
@@ -82,13 +85,14 @@ def build_assets(
     assets: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     files = snapshot.files
+    split = [parts_of(path) for path in files]
+    budget = MATCH_BUDGET
     if len(rules) > max_rules:
         warnings.append(f"more than {max_rules} asset rules: the rest are left out")
         rules = rules[:max_rules]
     for name, given in rules:
-        rule = {"glob": given} if isinstance(given, str) else given
-        if not isinstance(rule, dict):
-            warnings.append(f"{name} is neither a glob nor a mapping")
+        rule = _rule(name, given, warnings)
+        if rule is None:
             continue
         pattern = rule.get("glob", rule.get("path"))
         if pattern is None:
@@ -110,8 +114,12 @@ def build_assets(
         except Invalid as problem:
             warnings.append(f"{name}: {problem.description}")
             continue
-        for path in files:
-            if not glob.matches(path):
+        budget -= sum(glob.cost(len(parts)) for parts in split)
+        if budget < 0:
+            warnings.append(f"{name} and the rules after it cost too much to match: left out")
+            break
+        for path, parts in zip(files, split, strict=True):
+            if not glob.matches_parts(parts):
                 continue
             given_key = rule.get("key")
             template = given_key if isinstance(given_key, str) else "{path}"
@@ -123,6 +131,21 @@ def build_assets(
                 warnings.append(f"more than {MAX_ASSETS} assets: the rest are left out")
                 return assets, warnings
     return assets, warnings
+
+
+def _rule(name: str, given: Any, warnings: list[str]) -> dict[str, Any] | None:
+    """A rule as a mapping (a bare glob is one), with its roles a list of words."""
+    rule = {"glob": given} if isinstance(given, str) else given
+    if not isinstance(rule, dict):
+        warnings.append(f"{name} is neither a glob nor a mapping")
+        return None
+    roles = rule.get("roles")
+    if roles is not None and not (
+        isinstance(roles, list) and all(isinstance(role, str) for role in roles)
+    ):
+        warnings.append(f"{name}: roles must be a list of words")
+        rule = {k: v for k, v in rule.items() if k != "roles"}
+    return rule
 
 
 def preview_asset(

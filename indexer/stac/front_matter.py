@@ -125,7 +125,10 @@ def _as_json(value: Any, warnings: list[str], path: str = "") -> Any:
         return [v for v in (_as_json(item, warnings, path) for item in value) if v is not _DROPPED]
     scalar = _scalar(value)
     if scalar is _DROPPED:
-        warnings.append(f"{path.rstrip('.') or 'a value'}: {value!r:.40} is not kept")
+        kind = type(value).__name__
+        warnings.append(
+            f"{path.rstrip('.')[:80] or 'a value'}: a {kind} JSON cannot hold, left out"
+        )
     return scalar
 
 
@@ -133,8 +136,14 @@ def _scalar(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
     if isinstance(value, str):
         return valid_text(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        # The index and most clients hold 64-bit integers; larger ones stay as text.
-        return value if -_INT64 <= value < _INT64 else str(value)
+        # The index and most clients hold 64-bit integers; larger ones stay as text, as far
+        # as Python writes integers as text (4,300 digits).
+        if -_INT64 <= value < _INT64:
+            return value
+        try:
+            return str(value)
+        except ValueError:
+            return _DROPPED
     if isinstance(value, float) and not math.isfinite(value):
         return _DROPPED
     if isinstance(value, dt.datetime):

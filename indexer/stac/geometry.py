@@ -1,20 +1,24 @@
 """An item's geometry from a README's ``extent.spatial``: a bbox ``[west, south, east, north]``
-or WKT, cleaned with shapely (invalid rings repaired, longitudes and latitudes checked).
+or WKT, checked with shapely (two dimensions, finite coordinates within longitude -180..180
+and latitude -90..90, a valid shape).
 
 WKT goes to GEOS, native code that recurses: its nesting and size are bounded before it
 parses (a WKT nested tens of thousands deep crashed the worker). No geometry type nests
-deeper than a GEOMETRYCOLLECTION of MULTIPOLYGONs: four levels of parentheses."""
+deeper than a GEOMETRYCOLLECTION of MULTIPOLYGONs: four levels of parentheses. An invalid
+shape (a ring that crosses itself) is not repaired: repairing a few thousand random points
+took GEOS minutes and gigabytes; the item gets the shape's bounding box instead, and a
+warning."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely import wkt
 from shapely.errors import ShapelyError
 from shapely.geometry import box, mapping
-from shapely.validation import make_valid
 
 from indexer.untrusted import bracket_depth
 
@@ -45,7 +49,7 @@ def _shape(value: Any, max_positions: int) -> Any:
 
 
 def _check_wkt(text: str, max_positions: int) -> None:
-    if bracket_depth(text, quote="\0") > WKT_MAX_DEPTH:
+    if bracket_depth(text) > WKT_MAX_DEPTH:
         raise _Refused(f"the WKT nests deeper than {WKT_MAX_DEPTH} levels of parentheses")
     if text.count(",") + 1 > max_positions:
         raise _Refused(f"the WKT has more than {max_positions} positions")
@@ -57,17 +61,26 @@ def _check_wkt(text: str, max_positions: int) -> None:
 def spatial_extent(
     value: Any, max_positions: int = 50_000
 ) -> tuple[dict[str, Any] | None, list[float] | None, str | None]:
-    """(GeoJSON geometry, bbox, problem): on a problem, no geometry."""
+    """(GeoJSON geometry, bbox, problem): on a problem, no geometry, or only its bbox."""
     try:
         geometry = _shape(value, max_positions)
         if geometry.is_empty:
             raise _Refused("the geometry is empty")
-        if not geometry.is_valid:
-            geometry = make_valid(geometry)
-        west, south, east, north = geometry.bounds
+        geometry = shapely.force_2d(geometry)
+        coordinates = shapely.get_coordinates(geometry)
+        if not np.isfinite(coordinates).all():
+            raise _Refused("coordinates must be finite numbers")
+        west, south, east, north = (float(v) for v in geometry.bounds)
         if west < -180 or east > 180 or south < -90 or north > 90:
             raise _Refused("coordinates are outside longitude -180..180, latitude -90..90")
-    except _Refused as problem:
-        return None, None, str(problem)
+        problem = None
+        if not geometry.is_valid:
+            problem = f"the shape is not valid ({shapely.is_valid_reason(geometry)[:80]}): "
+            problem += "the item has its bounding box instead"
+            geometry = geometry.envelope
+    except _Refused as refused:
+        return None, None, str(refused)
+    except (ShapelyError, ValueError) as error:
+        return None, None, f"not a usable geometry ({type(error).__name__})"
     geometry = shapely.set_precision(geometry, 1e-9)
-    return json.loads(json.dumps(mapping(geometry))), [west, south, east, north], None
+    return json.loads(json.dumps(mapping(geometry))), [west, south, east, north], problem

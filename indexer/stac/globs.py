@@ -21,6 +21,9 @@ from functools import cached_property
 
 from indexer.errors import Invalid
 
+# A real rule needs one or two (data/**/*.tif, **/preview.png); each one more multiplies
+# the work of matching a deep path.
+MAX_DOUBLE_STARS = 4
 Token = tuple[str, str]  # ("lit", c) | ("any", "") | ("star", "") | ("set", chars) | ("not", chars)
 
 
@@ -29,38 +32,86 @@ class Glob:
     pattern: str
 
     @cached_property
-    def _segments(self) -> list[list[Token] | None]:
-        """Each segment's tokens; None for a ``**`` segment."""
-        return [None if part == "**" else _tokens(part) for part in _parts(self.pattern)]
+    def _segments(self) -> list[Segment | None]:
+        """Each segment's matcher; None for a ``**`` segment."""
+        return [None if part == "**" else Segment(part) for part in _parts(self.pattern)]
 
     @cached_property
     def _recursive(self) -> bool:
         return any(segment is None for segment in self._segments)
 
     def matches(self, path: str) -> bool:
-        parts = _parts(path)
+        return self.matches_parts(_parts(path))
+
+    def matches_parts(self, parts: list[str]) -> bool:
+        """``matches`` for a path already split (``parts``), as a caller matching many
+        globs against the same files splits each file once."""
         segments = self._segments
+        if len(segments) == 1 and segments[0] is not None:  # "*.tif": the file name only
+            return segments[0].matches(parts[-1]) if parts else False
         if not self._recursive:
             if len(segments) > len(parts):
                 return False
             tail = parts[len(parts) - len(segments) :]
             return all(
-                _segment_matches(tokens, part)
-                for tokens, part in zip(segments, tail, strict=True)
-                if tokens is not None
+                segment.matches(part)
+                for segment, part in zip(segments, tail, strict=True)
+                if segment is not None
             )
         return _path_matches(segments, parts)
+
+    def cost(self, depth: int) -> int:
+        """At most how many segment comparisons matching a path of ``depth`` segments takes:
+        what a project's rules may spend is bounded by their sum."""
+        return len(self._segments) * (depth if self._recursive else 1)
 
 
 def compile_glob(pattern: str, max_chars: int) -> Glob:
     """A glob for ``pattern``; ``Invalid`` when it is empty, too long or malformed."""
     if len(pattern) > max_chars:
         raise Invalid(f"the glob is longer than {max_chars} characters")
-    if not _parts(pattern):
+    parts = _parts(pattern)
+    if not parts:
         raise Invalid("the glob is empty")
+    if parts.count("**") > MAX_DOUBLE_STARS:
+        raise Invalid(f"the glob has more than {MAX_DOUBLE_STARS} ** segments")
     glob = Glob(pattern)
     _ = glob._segments  # parse now, so a malformed class is refused here
     return glob
+
+
+class Segment:
+    """One segment of a glob. Most are plain names or one star (``*.tif``, ``model.onnx``),
+    matched with string methods; the rest by the two-pointer algorithm."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokens(text)
+        kinds = [kind for kind, _ in self.tokens]
+        self.literal = "".join(v for _, v in self.tokens) if set(kinds) <= {"lit"} else None
+        self.affixes: tuple[str, str] | None = None
+        if kinds.count("star") == 1 and set(kinds) <= {"lit", "star"}:
+            star = kinds.index("star")
+            self.affixes = (
+                "".join(v for _, v in self.tokens[:star]),
+                "".join(v for _, v in self.tokens[star + 1 :]),
+            )
+
+    def matches(self, text: str) -> bool:
+        if self.literal is not None:
+            return text == self.literal
+        if self.affixes is not None:
+            prefix, suffix = self.affixes
+            return (
+                len(text) >= len(prefix) + len(suffix)
+                and text.startswith(prefix)
+                and text.endswith(suffix)
+            )
+        return _segment_matches(self.tokens, text)
+
+
+def parts_of(path: str) -> list[str]:
+    """A path's segments, as globs match them."""
+    return _parts(path)
 
 
 def _parts(path: str) -> list[str]:
@@ -144,7 +195,7 @@ def _segment_matches(tokens: list[Token], text: str) -> bool:
     return t == len(tokens)
 
 
-def _path_matches(segments: list[list[Token] | None], parts: list[str]) -> bool:
+def _path_matches(segments: list[Segment | None], parts: list[str]) -> bool:
     """Whole-path matching with ``**`` segments: a table of which (pattern segment, path
     segment) suffixes match, filled from the end."""
     rows, cols = len(segments), len(parts)
@@ -152,10 +203,10 @@ def _path_matches(segments: list[list[Token] | None], parts: list[str]) -> bool:
     can = [[False] * (cols + 1) for _ in range(rows + 1)]
     can[rows][cols] = True
     for i in range(rows - 1, -1, -1):
-        tokens = segments[i]
+        segment = segments[i]
         for j in range(cols, -1, -1):
-            if tokens is None:  # ** : none of the parts, or one more
+            if segment is None:  # ** : none of the parts, or one more
                 can[i][j] = can[i + 1][j] or (j < cols and can[i][j + 1])
             else:
-                can[i][j] = j < cols and can[i + 1][j + 1] and _segment_matches(tokens, parts[j])
+                can[i][j] = j < cols and can[i + 1][j + 1] and segment.matches(parts[j])
     return can[0][0]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +30,8 @@ from indexer.stac.geometry import spatial_extent
 from indexer.stac.limits import ContentLimits
 from indexer.stac.queryables import KNOWN_EXTENSIONS, TYPED_PROPERTIES
 from indexer.untrusted import clean_strings
+
+log = logging.getLogger(__name__)
 
 STAC_VERSION = "1.1.0"
 
@@ -97,6 +101,25 @@ class ItemBuilder:
         self.limits = limits or ContentLimits()
 
     def build(self, snapshot: ProjectSnapshot, category: Category) -> dict[str, Any]:
+        """The project's item in ``category``. A README no rule foresaw (anything that makes
+        building fail) costs the item its README's content, never the item: it is built
+        again without it, and says so."""
+        try:
+            return self._build(snapshot, category)
+        except Exception as error:
+            if snapshot.readme is None:
+                raise
+            log.warning(
+                "the README could not be used",
+                extra={"project": snapshot.project.get("path_with_namespace"),
+                       "error": type(error).__name__},
+            )  # fmt: skip
+            bare = replace(snapshot, readme=None)
+            document = self._build(bare, category)
+            _warn(document["properties"], f"the README could not be used ({type(error).__name__})")
+            return document
+
+    def _build(self, snapshot: ProjectSnapshot, category: Category) -> dict[str, Any]:
         project = snapshot.project
         warnings: list[str] = []
         readme = parse_readme(
@@ -236,11 +259,15 @@ class ItemBuilder:
     ) -> list[dict[str, Any]]:
         providers = []
         for provider in _as_list(given, "providers", warnings):
-            if isinstance(provider, dict) and isinstance(provider.get("name"), str):
-                providers.append(provider)
-            else:
+            if not isinstance(provider, dict) or not isinstance(provider.get("name"), str):
                 warnings.append("each provider needs a name")
-        roles = {role for p in providers for role in p.get("roles", []) or []}
+                continue
+            kept = dict(provider)
+            if not _strings(kept.get("roles", [])):
+                warnings.append(f"provider {kept['name'][:80]}: roles must be a list of words")
+                del kept["roles"]
+            providers.append(kept)
+        roles = {role for p in providers for role in p.get("roles", [])}
         if "host" not in roles:
             providers.append({"name": f"GitLab ({self.gitlab_url})", "roles": ["host"],
                               "url": project.get("web_url") or self.gitlab_url})  # fmt: skip
@@ -381,6 +408,10 @@ class ItemBuilder:
         if release.get("description"):
             asset["description"] = str(release["description"])[:2000]
         return asset
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _warn(properties: dict[str, Any], warning: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -59,6 +60,28 @@ def test_a_wkt_nested_deep_is_refused_and_the_worker_lives(stack: HostileStack) 
     located = stack.wait_for_item(fine, lambda i: i["geometry"] is not None)
     assert located["geometry"]["type"] == "Polygon"
     assert all(worker.process.poll() is None for worker in stack.workers)
+
+
+def test_invalid_shapes_get_their_bbox_and_odd_coordinates_nothing(stack: HostileStack) -> None:
+    """Repairing a self-crossing ring of a few thousand random points took GEOS minutes and
+    gigabytes; NaN coordinates and four dimensions made documents the engine refused."""
+    tangled, nan, four_d = catalogued_projects(stack.world)[6:9]
+    rng = random.Random(7)
+    points = [(rng.randint(0, 100), rng.randint(0, 60)) for _ in range(900)]
+    ring = ", ".join(f"{x} {y}" for x, y in [*points, points[0]])
+    started = time.monotonic()
+    push_readme(stack, tangled, readme_with_extent(f"POLYGON(({ring}))"))
+    push_readme(stack, nan, readme_with_extent("POLYGON((0 0, 1 0, nan 1, 0 0))"))
+    push_readme(stack, four_d, readme_with_extent("POINT (1 2 3 4)"))
+    boxed = stack.wait_for_item(tangled, lambda i: bool(warnings_of(i)))
+    assert time.monotonic() - started < 30
+    assert any("the item has its bounding box" in w for w in warnings_of(boxed))
+    assert boxed["geometry"]["type"] == "Polygon" and len(boxed["geometry"]["coordinates"][0]) == 5
+    refused = stack.wait_for_item(nan, lambda i: bool(warnings_of(i)))
+    assert refused["geometry"] is None
+    assert any("finite" in w for w in warnings_of(refused))
+    flat = stack.wait_for_item(four_d, lambda i: i["geometry"] is not None)
+    assert flat["geometry"] == {"type": "Point", "coordinates": [1.0, 2.0]}
 
 
 def test_reindex_with_the_crashing_extent_completes_and_frees_its_lock(

@@ -174,3 +174,42 @@ def test_one_address_sending_unknown_tokens_is_slowed_down(stack: HostileStack) 
     assert search(stack, {}).status_code == 200
     metrics = httpx.get(f"{stack.api.url}/metrics").text
     assert "labstac_unknown_tokens_limited_total" in metrics
+
+
+def test_a_burst_of_unknown_tokens_at_once_is_bounded_too(
+    make_stack: Callable[..., HostileStack],
+) -> None:
+    """Every lookup takes its slot before asking GitLab: fifty requests sent together, each
+    with a new token, cannot all pass a check before any of them is counted."""
+    stack = make_stack(unknown_tokens_per_minute=5)
+    calls = token_checks(stack)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            sent = [
+                client.get(f"{stack.stac}/search", headers={"PRIVATE-TOKEN": f"glpat-burst-{n}"})
+                for n in range(50)
+            ]
+            return [response.status_code for response in await asyncio.gather(*sent)]
+
+    statuses = asyncio.run(burst())
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 45, statuses
+    assert token_checks(stack) - calls <= 5
+
+
+def test_addresses_count_by_host_and_behind_proxies_by_the_rightmost_untrusted_hop(
+    make_stack: Callable[..., HostileStack],
+) -> None:
+    stack = make_stack(unknown_tokens_per_minute=2)  # 127.0.0.1 is a trusted proxy
+
+    def unknown(chain: list[str], n: int) -> int:
+        headers = [("PRIVATE-TOKEN", f"glpat-hop-{n}-{len(chain)}")]
+        headers += [("X-Forwarded-For", hop) for hop in chain]  # one line per hop
+        return httpx.get(f"{stack.stac}/search", headers=headers).status_code
+
+    # The client wrote the first line; the nearest proxy added the second: the second counts.
+    assert [unknown(["6.6.6.6", "203.0.113.9"], n) for n in range(3)] == [401, 401, 429]
+    assert unknown(["7.7.7.7", "203.0.113.10"], 9) == 401  # another client, its own count
+    # Addresses of one IPv6 /64 count together.
+    assert [unknown([f"2001:db8::{n}"], n) for n in range(1, 4)] == [401, 401, 429]
+    assert unknown(["2001:db8:0:1::1"], 9) == 401

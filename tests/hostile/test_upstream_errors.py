@@ -100,8 +100,29 @@ def test_lists_terms_and_patterns_are_bounded(stack: HostileStack) -> None:
     assert_refused(search(stack, filter="title LIKE '" + "%a" * 40 + "'"), mentions="at most 16")
     assert_refused(post(stack, {"ids": ["x" * 5000]}), mentions="longer than 2048")
     # Patterns within the bounds search.
+    many_lists = " OR ".join(
+        "id IN (" + ",".join(f"'p{n}'" for n in range(100)) + ")" for _ in range(20)
+    )
+    assert_refused(
+        post(stack, {"filter": many_lists, "filter-lang": "cql2-text"}),
+        mentions="more than 1000 values in all",
+    )
     assert search(stack, filter="title LIKE '%flood%'").status_code == 200
     assert search(stack, filter="title LIKE 'a\\_b%'").status_code == 200
+
+
+def test_open_intervals_mean_what_they_say(stack: HostileStack) -> None:
+    token = {"PRIVATE-TOKEN": stack.token("user1")}
+
+    def matched(text: str) -> int:
+        found = httpx.get(f"{stack.stac}/search", params={"filter": text}, headers=token)
+        assert found.status_code == 200, found.text
+        return int(found.json()["numberMatched"])
+
+    everything = matched("collection IS NULL OR NOT collection IS NULL")
+    assert matched("T_AFTER(datetime, INTERVAL('2020-01-01T00:00:00Z', '..'))") == 0
+    assert matched("T_BEFORE(datetime, INTERVAL('..', '2020-01-01T00:00:00Z'))") == 0
+    assert matched("T_INTERSECTS(datetime, INTERVAL('..', '..'))") == everything
 
 
 def test_what_the_engine_still_refuses_is_a_400_not_an_outage(stack: HostileStack) -> None:

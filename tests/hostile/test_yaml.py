@@ -75,3 +75,18 @@ def test_nesting_size_and_types_are_bounded(stack: HostileStack) -> None:
     assert "not_a_number" not in properties
     assert len(warnings_of(typed)) == 3, warnings_of(typed)
     assert stack.workers[0].process.poll() is None
+
+
+def test_values_no_rule_foresaw_cost_the_readme_never_the_item(stack: HostileStack) -> None:
+    odd, roles = catalogued_projects(stack.world)[4:6]
+    push_readme(
+        stack, roles,
+        "---\nproviders: [{name: x, roles: 5}]\nassets: [{glob: '*.md', roles: [{a: 1}]}]\n---\n",
+    )  # fmt: skip
+    push_readme(stack, odd, "---\na: !!int 0b" + "1" * 20_000 + "\nb: kept\n---\n# Odd\n")
+    with_roles = stack.wait_for_item(roles, lambda i: len(warnings_of(i)) >= 2)
+    assert any("roles must be a list of words" in w for w in warnings_of(with_roles))
+    odd_item = stack.wait_for_item(odd, lambda i: i["properties"].get("b") == "kept")
+    assert "a" not in odd_item["properties"]
+    assert any("JSON cannot hold" in w for w in warnings_of(odd_item))
+    assert all(worker.process.poll() is None for worker in stack.workers)
