@@ -742,6 +742,21 @@ async def group_projects(ctx: Context) -> Response:
     return list_projects_response(ctx, projects)
 
 
+@route("GET", "/users/:user/projects")
+async def user_projects(ctx: Context) -> Response:
+    """doc/api/projects.md "List a user's projects": the projects of a user's personal
+    namespace that the caller may see."""
+    ctx.require_api_scope()
+    world = ctx.world
+    user = world.user_by_id.get(int(ctx.match["user"])) if ctx.match["user"].isdigit() else None
+    if user is None:
+        raise not_found("User")
+    projects = [
+        p for p in world.projects if p.namespace_kind == "user" and p.namespace_id == user.id
+    ]
+    return list_projects_response(ctx, projects)
+
+
 @route("GET", "/groups/:group/descendant_groups")
 async def descendant_groups(ctx: Context) -> Response:
     ctx.require_api_scope()
@@ -869,7 +884,10 @@ class SimulatorApp:
                 ctx = self._context(request, found.groupdict())
                 if ctx.token is not None:
                     self.stats.by_token[ctx.token.token[-6:]] += 1
-                return await candidate.handler(ctx)
+                answer = await candidate.handler(ctx)
+                if candidate.name == self.faults.slow_route and self.faults.slow_route_ms:
+                    await asyncio.sleep(self.faults.slow_route_ms / 1000)
+                return answer
             except ApiError as error:
                 return json_response(error.body, error.status, error.headers)
             except PaginationError as error:

@@ -441,6 +441,16 @@ class Changes:
         project.last_activity_at = self._stamp()
         world.changed()
         self._emit_project(project, "transfer", old_full_path)
+        if kind == "user":
+            # Projects::TransferService: the new namespace's owner becomes an Owner member.
+            owner = self._find_membership("project", project.id, namespace_id)
+            if owner is None:
+                self._add_membership(Membership(namespace_id, "project", project.id, OWNER))
+            elif owner.access_level < OWNER:
+                owner.access_level = OWNER
+                world.changed()
+                payload = payloads.system_member(world, owner, "update", self._now())
+                self._emit(self._system("system_hooks", payload))
         return project
 
     @_change
@@ -565,6 +575,8 @@ class Changes:
         membership = self._membership(source_type, source_id, user_id)
         if access_level is not None:
             checks.check_level(self.world, source_type, source_id, access_level)
+            if access_level < OWNER:
+                self._keep_personal_owner(membership)
         if expires_at is not UNSET:
             checks.check_expiry(self.world, expires_at)
         before = (membership.access_level, membership.expires_at)
@@ -592,8 +604,17 @@ class Changes:
         self, source_type: Literal["group", "project"], source_id: int, user_id: int
     ) -> Membership:
         membership = self._membership(source_type, source_id, user_id)
+        self._keep_personal_owner(membership)
         self._remove_membership(membership)
         return membership
+
+    def _keep_personal_owner(self, membership: Membership) -> None:
+        """ProjectMemberPolicy: a personal project's owner cannot be removed or lowered."""
+        if membership.source_type != "project":
+            return
+        project = self.world.project_by_id[membership.source_id]
+        if project.namespace_kind == "user" and project.namespace_id == membership.user_id:
+            raise ChangeError("the owner of a personal project cannot leave it or be lowered", 403)
 
     @_change
     def expire_members(self) -> list[Membership]:

@@ -1,6 +1,7 @@
 """What the simulator can be told to do wrong, like a loaded or failing GitLab: latency on
-every call, and a share of calls answered 429 with ``Retry-After``, 5xx, or not answered in
-time. Draws come from a seeded generator, so a fault test repeats."""
+every call, one route answering late, and a share of calls answered 429 with
+``Retry-After``, 5xx, or not answered in time. Draws come from a seeded generator, so a
+fault test repeats."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ class Faults:
     server_error_share: float = 0.0  # answered 500, 502 or 503
     timeout_share: float = 0.0  # held for timeout_seconds, then dropped
     timeout_seconds: float = 30.0
+    # One route answered late, its answer computed first (what GitLab said before the
+    # delay is what arrives after it): e.g. "GET /users/:user/memberships".
+    slow_route: str = ""
+    slow_route_ms: float = 0.0
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

@@ -156,6 +156,25 @@ def test_a_transfer_sends_project_transfer_and_lowers_visibility(hub: Hub) -> No
     assert body["project_namespace_id"] == hub.group("partners").id
 
 
+def test_a_transfer_into_a_personal_namespace_makes_its_owner_an_owner(hub: Hub) -> None:
+    """Projects::TransferService: the new namespace's owner becomes an Owner member, which
+    the system hook tells (user_add_to_team); ProjectMemberPolicy: that membership can be
+    neither removed nor lowered."""
+    hub.system_hook()
+    project, mallory = hub.project("acme/public-open"), hub.user("mallory")
+
+    hub.changes.transfer_project(project.id, user_id=mallory.id)
+    sent = hub.sent()
+
+    assert names(sent) == ["project_transfer", "user_add_to_team"]
+    added = assert_like_doc(sent[1], "system_hook.user_add_to_team")
+    assert (added["user_id"], added["access_level"]) == (mallory.id, "Owner")
+    with pytest.raises(ChangeError, match="owner of a personal project"):
+        hub.changes.remove_member("project", project.id, mallory.id)
+    with pytest.raises(ChangeError, match="owner of a personal project"):
+        hub.changes.update_member("project", project.id, mallory.id, access_level=30)
+
+
 def test_deleting_a_project_sends_project_destroy_and_forgets_its_hooks(hub: Hub) -> None:
     hub.system_hook()
     for path in ("acme", "acme/vision", "partners"):
