@@ -86,30 +86,52 @@ def serve(workers: int) -> None:
 
 
 @main.command()
-@click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
-@click.option("--name", default=None, help="Worker node name (default labstac@<host>).")
-def worker(concurrency: int, name: str | None) -> None:
+@click.option(
+    "--concurrency",
+    default=16,
+    show_default=True,
+    help="Tasks run at once (threads, or processes with --pool prefork).",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(["threads", "prefork"]),
+    default="threads",
+    show_default=True,
+    help="threads: tasks wait on GitLab side by side in one process (labstac's tasks spend "
+    "their time waiting); prefork: one process per task.",
+)
+@click.option("--name", default=None, help="Worker node name, unique (default labstac@<host>).")
+def worker(concurrency: int, pool: str, name: str | None) -> None:
     """Run a Celery worker that executes labstac's tasks.
+
+    Sizing: a task re-reads a project from GitLab in about six calls, so it lasts about six
+    times GitLab's latency (0.3 s at 50 ms) and mostly waits. To keep up with E events per
+    second, run about 2 x E x that duration tasks at once: --concurrency 16 takes 20 README
+    pushes per second at 50 ms per GitLab call (docs/events.md has the measurements). More
+    workers on more hosts add up; each needs its own --name.
 
     \b
     Example:
-      labstac worker --concurrency 4
+      labstac worker --concurrency 32 --name labstac@host-a
     """
     from workers.app import create_celery_app
 
     settings = _settings()
     app = create_celery_app(settings)
-    app.worker_main(
-        [
-            "worker",
-            f"--loglevel={settings.log_level}",
-            f"--concurrency={concurrency}",
-            f"--queues={settings.task_queue}",
-            f"--hostname={name or f'labstac@{socket.gethostname()}'}",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+    node = app.Worker(
+        hostname=name or f"labstac@{socket.gethostname()}",
+        pool_cls=pool,
+        concurrency=concurrency,
+        queues=[settings.task_queue],
+        loglevel=settings.log_level,
+        without_gossip=True,
+        without_mingle=True,
     )
+    node.start()
+    # Celery's own command line reports success even when the worker stopped on an error
+    # it could not recover from (Redis away past LABSTAC_BROKER_RETRY_SECONDS): its
+    # supervisor must see a failure, and restart it.
+    sys.exit(node.exitcode or 0)
 
 
 @main.command()
@@ -199,9 +221,6 @@ def status() -> None:
     sys.exit(0 if healthy else EXIT_UNHEALTHY)
 
 
-LOCK_SECONDS = 6 * 3600
-
-
 @main.command()
 @click.option("--concurrency", default=8, show_default=True, help="Projects read at once.")
 def reindex(concurrency: int) -> None:
@@ -215,17 +234,20 @@ def reindex(concurrency: int) -> None:
       labstac reindex --concurrency 16
     """
     from indexer.index.layout import ensure_index
+    from indexer.index.project_sync import REINDEX_LEASE
     from indexer.index.runtime import IndexRuntime
+    from indexer.lease import Lease
 
     settings = _settings()
     runtime = IndexRuntime(settings)
-    lock = runtime.redis.lock("labstac:lock:reindex", timeout=LOCK_SECONDS, blocking=False)
-    if not lock.acquire():
-        click.echo("labstac: another reindex is running", err=True)
-        sys.exit(1)
+    lease = Lease(runtime.redis, REINDEX_LEASE)
     try:
+        if not lease.acquire():
+            click.echo("labstac: another reindex is running", err=True)
+            sys.exit(1)
         ensure_index(runtime.engine, runtime.layout)
         rebuild = runtime.rebuild(concurrency=concurrency)
+        rebuild.lease_lost = lease.lost
         try:
             summary = rebuild.run()
         except LabstacError as error:
@@ -234,8 +256,11 @@ def reindex(concurrency: int) -> None:
         for line in summary.lines():
             click.echo(line)
         sys.exit(1 if summary.failed else 0)
+    except LabstacError as error:  # Redis or the engine away before the rebuild began
+        click.echo(f"labstac: reindex failed: {error.description}", err=True)
+        sys.exit(1)
     finally:
-        lock.release()
+        lease.release()
         runtime.close()
 
 

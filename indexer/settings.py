@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # A task whose process dies under it (a crash in native code, the OOM killer) is handed
     # to a worker again; after this many deliveries it becomes a dead letter instead.
     task_max_deliveries: int = Field(default=3, ge=1, le=100)
+    # How long a worker rides out Redis being away (reconnecting, tasks kept) before it
+    # exits non-zero for its supervisor to restart it.
+    broker_retry_seconds: int = Field(default=300, ge=5)
 
     # HTTP API.
     host: str = "127.0.0.1"

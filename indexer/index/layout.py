@@ -73,8 +73,25 @@ def ensure_index(engine: IndexEngine, layout: IndexLayout) -> str:
     return name
 
 
-def write_targets(engine: IndexEngine, layout: IndexLayout) -> list[str]:
-    """The indices an event's write must reach: the live one and, during a reindex, the one
-    being built."""
-    targets = engine.alias_targets(layout.write_alias, layout.building_alias)
+def write_targets(engine: IndexEngine, layout: IndexLayout, rebuilding: bool) -> list[str]:
+    """The indices an event's write must reach: the live one and, while a reindex runs
+    (``rebuilding``: its lease is held), the one being built. A building alias no reindex
+    holds is a leftover of one that died: writes do not feed it."""
+    aliases = (layout.write_alias, layout.building_alias) if rebuilding else (layout.write_alias,)
+    targets = engine.alias_targets(*aliases)
     return sorted({index for indices in targets.values() for index in indices})
+
+
+def drop_abandoned_builds(engine: IndexEngine, layout: IndexLayout) -> list[str]:
+    """Delete what a reindex that died left behind: the index behind the building alias
+    (call only while holding the reindex lease). Returns the indices deleted."""
+    live = set(engine.alias_targets(layout.read_alias)[layout.read_alias])
+    abandoned = [
+        index
+        for index in engine.alias_targets(layout.building_alias)[layout.building_alias]
+        if index not in live
+    ]
+    for index in abandoned:
+        engine.update_aliases([{"remove": {"index": index, "alias": layout.building_alias}}])
+        engine.delete_index(index)
+    return abandoned

@@ -19,10 +19,13 @@ from indexer.gitlab.reader import GitLabReader
 from indexer.index.engine import IndexEngine, Write, WriteResult
 from indexer.index.layout import IndexLayout, write_targets
 from indexer.index.versions import take_version
+from indexer.lease import lease_held
 from indexer.stac.categories import Category, categories_of
 from indexer.stac.items import ItemBuilder, build_documents, doc_key
 
 log = logging.getLogger(__name__)
+
+REINDEX_LEASE = "reindex"
 
 
 @dataclass
@@ -105,7 +108,8 @@ class ProjectSync:
 
     def sync(self, project_id: int) -> SyncOutcome:
         version, writes = self.plan(project_id)
-        results = self.engine.write(write_targets(self.engine, self.layout), writes)
+        rebuilding = lease_held(self.redis, REINDEX_LEASE)
+        results = self.engine.write(write_targets(self.engine, self.layout, rebuilding), writes)
         outcome = SyncOutcome(project_id, version, results=results)
         outcome.written = [w.doc_id.split(":")[0] for w in writes if w.document is not None]
         outcome.removed = [r.doc_id.split(":")[0] for r in results if r.outcome == "deleted"]

@@ -5,6 +5,7 @@ an interrupted run removes its half-built index and leaves the live one as it wa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -20,7 +21,12 @@ from indexer.errors import LabstacError
 from indexer.gitlab.facts import GroupInfo
 from indexer.gitlab.reader import GitLabReader
 from indexer.index.engine import IndexEngine, Write
-from indexer.index.layout import IndexLayout, ensure_template, next_index_name
+from indexer.index.layout import (
+    IndexLayout,
+    drop_abandoned_builds,
+    ensure_template,
+    next_index_name,
+)
 from indexer.index.project_sync import ProjectSync
 from indexer.progress import Progress
 from indexer.stac.categories import Category
@@ -32,6 +38,8 @@ BULK_SIZE = 500
 # Events during a rebuild may add or remove a few documents in the new version: the count
 # check allows that much, and still catches writes that were lost wholesale.
 COUNT_TOLERANCE = 0.01
+# How long an abandoned reindex tries to remove its half-built index (the engine may be down).
+CLEANUP_SECONDS = 60
 
 
 @dataclass
@@ -75,16 +83,22 @@ class Rebuild:
     builder: ItemBuilder
     concurrency: int = 8
     stream: TextIO | None = None
+    # Set when the reindex lease is lost (another reindex may have started): stop.
+    lease_lost: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> ReindexSummary:
         started = time.monotonic()
         summary = ReindexSummary()
         ensure_template(self.engine, self.layout)
+        for leftover in drop_abandoned_builds(self.engine, self.layout):
+            log.warning("removed the index of a reindex that died", extra={"index": leftover})
         new = next_index_name(self.engine, self.layout)
         summary.index = new
         self.engine.create_index(new)
-        self.engine.update_aliases([{"add": {"index": new, "alias": self.layout.building_alias}}])
         try:
+            self.engine.update_aliases(
+                [{"add": {"index": new, "alias": self.layout.building_alias}}]
+            )
             self._fill(new, summary)
             summary.seconds = time.monotonic() - started
             self._check(new, summary)
@@ -100,13 +114,33 @@ class Rebuild:
             summary.swapped = True
         except BaseException:
             log.error("reindex abandoned; the live index is untouched", extra={"index": new})
-            self.engine.update_aliases(
-                [{"remove": {"index": new, "alias": self.layout.building_alias}}]
-            )
-            self.engine.delete_index(new)
+            self._abandon(new)
             raise
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _abandon(self, new: str) -> None:
+        """Remove the half-built index, whatever failed: the engine may be the cause, so
+        try for a while. If it stays away, the next reindex removes the leftover, and event
+        writes stop feeding it as soon as this run's lease ends."""
+        deadline = time.monotonic() + CLEANUP_SECONDS
+        while True:
+            # The alias may never have been added; the index goes all the same.
+            with contextlib.suppress(LabstacError):
+                self.engine.update_aliases(
+                    [{"remove": {"index": new, "alias": self.layout.building_alias}}]
+                )
+            try:
+                self.engine.delete_index(new)
+                return
+            except LabstacError as error:
+                if time.monotonic() > deadline:
+                    log.error(
+                        "the half-built index could not be removed; the next reindex will",
+                        extra={"index": new, "error": error.description},
+                    )
+                    return
+                time.sleep(2)
 
     def _fill(self, index: str, summary: ReindexSummary) -> None:
         groups: dict[int, GroupInfo] = {}
@@ -120,6 +154,8 @@ class Rebuild:
         local = threading.local()
 
         def plan(project_id: int) -> None:
+            if self.lease_lost.is_set():
+                raise ReindexFailed("the reindex lease was lost: another reindex may run")
             if not hasattr(local, "sync"):
                 local.sync = ProjectSync(
                     self.reader_factory(groups), self.engine, self.redis, self.layout,
@@ -176,6 +212,8 @@ class Rebuild:
         summary.deleted += sum(1 for r in results if r.outcome == "deleted")
 
     def _check(self, index: str, summary: ReindexSummary) -> None:
+        if self.lease_lost.is_set():
+            raise ReindexFailed("the reindex lease was lost: another reindex may run")
         if summary.failed:
             raise ReindexFailed(f"{len(summary.failed)} project(s) or document(s) failed")
         self.engine.refresh(index)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TextIO
 
@@ -27,6 +28,7 @@ from indexer.stac.limits import ContentLimits
 class IndexRuntime:
     settings: Settings
     retry_transient_errors: bool = True
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -53,16 +55,22 @@ class IndexRuntime:
     def layout(self) -> IndexLayout:
         return IndexLayout(self.settings.index_prefix)
 
-    def reader(self, groups: dict[int, GroupInfo] | None = None) -> GitLabReader:
+    def reader(
+        self, groups: dict[int, GroupInfo] | None = None, deadline: float | None = None
+    ) -> GitLabReader:
         """A fresh reader: its group cache lives as long as the caller keeps it (one task,
-        one run), so group facts are never older than the work at hand."""
-        client = connect(self.settings, retry_transient_errors=self.retry_transient_errors)
-        return GitLabReader(client, groups, self.settings.readme_max_bytes)
+        one run), so group facts are never older than the work at hand. Its GitLab client
+        (and connections) is this thread's, kept from task to task."""
+        client = getattr(self._local, "gitlab", None)
+        if client is None:
+            client = connect(self.settings, retry_transient_errors=self.retry_transient_errors)
+            self._local.gitlab = client
+        return GitLabReader(client, groups, self.settings.readme_max_bytes, deadline)
 
-    def project_sync(self) -> ProjectSync:
+    def project_sync(self, deadline: float | None = None) -> ProjectSync:
         return ProjectSync(
-            self.reader(), self.engine, self.redis, self.layout, self.categories,
-            self.settings.min_access_level, self.builder,
+            self.reader(deadline=deadline), self.engine, self.redis, self.layout,
+            self.categories, self.settings.min_access_level, self.builder,
         )  # fmt: skip
 
     def reconcile_plan(self, access_only: bool = False) -> Plan:
