@@ -111,7 +111,7 @@ up() {
       { tail -20 "$LOG_DIR/reindex.log" >&2; die "labstac reindex failed; see $LOG_DIR/reindex.log"; }
   fi
   start api "$VENV/bin/labstac" serve
-  start worker "$VENV/bin/labstac" worker --concurrency 2
+  start worker "$VENV/bin/labstac" worker --concurrency 8
   start beat "$VENV/bin/labstac" beat
   wait_for "the API" "$api/readyz" api
   explain "$api" "$gitlab"

@@ -9,8 +9,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 from redis import Redis
 
+from indexer.errors import UpstreamUnavailable
 from indexer.redis_client import create_redis
 from indexer.settings import Settings
 from indexer.task_records import count_delivery, record_dead_letter
@@ -22,8 +24,14 @@ if TYPE_CHECKING:
     # indexing stack (item building, geometry, pystac) it never uses.
     from indexer.index.runtime import IndexRuntime
 
+# How a task's retry waits for the broker (it publishes a new message): about a minute.
+PATIENT_PUBLISH = {"max_retries": 30, "interval_start": 0.5, "interval_step": 0.5,
+                   "interval_max": 2}  # fmt: skip
+
 # Modules whose tasks every worker registers.
-TASK_MODULES = ("workers.health", "workers.index_tasks", "workers.access_tasks")
+TASK_MODULES = (
+    "workers.health", "workers.index_tasks", "workers.access_tasks", "workers.recovery",
+)  # fmt: skip
 
 
 class LabstacCelery(Celery):
@@ -57,7 +65,10 @@ class LabstacTask(Task):  # type: ignore[type-arg]
         request = self.request
         if request.id and not request.called_directly:
             app = labstac_app(self.app)
-            deliveries = count_delivery(app.redis, request.id, request.retries or 0)
+            try:
+                deliveries = count_delivery(app.redis, request.id, request.retries or 0)
+            except UpstreamUnavailable:
+                deliveries = 0  # Redis away: the task itself will fail and be retried
             limit = app.labstac_settings.task_max_deliveries
             if deliveries > limit:
                 log.error(
@@ -69,6 +80,26 @@ class LabstacTask(Task):  # type: ignore[type-arg]
                 )
                 return None
         return super().__call__(*args, **kwargs)
+
+    def retry(self, *args: Any, **options: Any) -> Any:
+        """Celery's retry, patient with the broker, and never dropping the task. A retry is
+        a new message: when it cannot be published (Redis away too), Celery rejects the
+        running one without requeueing it, and the event is lost for good. Here the
+        publish waits for Redis for about a minute; if it still cannot, the message is
+        handed back to the queue (or, with Redis away, left unacknowledged for the broker
+        to restore) instead of dropped."""
+        options.setdefault("retry", True)
+        options.setdefault("retry_policy", PATIENT_PUBLISH)
+        try:
+            return super().retry(*args, **options)
+        except Reject as rejected:
+            if getattr(rejected, "requeue", False):
+                raise
+            log.error(
+                "a retry could not be published; the task is handed back instead",
+                extra={"task_id": self.request.id, "task": self.name},
+            )
+            raise Reject(getattr(rejected, "reason", None), requeue=True) from rejected
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -84,7 +115,11 @@ class LabstacTask(Task):  # type: ignore[type-arg]
             "error": error,
             "retries": self.request.retries,
         }
-        record_dead_letter(labstac_app(self.app).redis, letter)
+        try:
+            record_dead_letter(labstac_app(self.app).redis, letter)
+        except UpstreamUnavailable:
+            # Redis away: the letter goes to the log, the one place left to keep it.
+            log.error("dead letter not recorded (Redis away)", extra={"letter": letter})
 
 
 def labstac_app(app: Celery) -> LabstacCelery:
@@ -92,6 +127,17 @@ def labstac_app(app: Celery) -> LabstacCelery:
     if not isinstance(app, LabstacCelery):
         raise TypeError(f"labstac tasks need a LabstacCelery app, not {type(app).__name__}")
     return app
+
+
+def _reconnections(seconds: int) -> int:
+    """How many reconnections fill ``seconds``: kombu waits 2 s, then 2 s more each time,
+    up to 30 s between tries."""
+    waited, tries, interval = 0, 0, 2
+    while waited < seconds:
+        waited += interval
+        tries += 1
+        interval = min(interval + 2, 30)
+    return tries
 
 
 def create_celery_app(settings: Settings) -> LabstacCelery:
@@ -111,6 +157,8 @@ def create_celery_app(settings: Settings) -> LabstacCelery:
         task_soft_time_limit=60,
         task_time_limit=90,
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=_reconnections(settings.broker_retry_seconds),
         # An enqueue must fail fast when Redis is down, so the hook receiver can spool.
         broker_connection_timeout=2,
         # An unacknowledged task (its worker died) goes back to the queue after this; it

@@ -10,18 +10,26 @@ from dataclasses import dataclass
 
 from celery import Celery
 from redis import Redis
+from redis.exceptions import RedisError
 
 from indexer.errors import UpstreamUnavailable
+from indexer.redis_client import translate
 from workers.events import (
     DELETE_PROJECT,
     INDEX_PROJECT,
     REFRESH_GROUP,
+    REFRESH_USER,
     PlannedTask,
 )
 
-# A marker outlives a lost task by this much at most: then events enqueue again.
-PENDING_TTL_SECONDS = 600
-_COALESCED = {INDEX_PROJECT: "project", DELETE_PROJECT: "project", REFRESH_GROUP: "group"}
+# A marker outlives a lost task by this much at most: then events enqueue again. The tasks
+# of a dead worker come back within seconds (workers.recovery), so two minutes is plenty;
+# a queue longer than that costs at most a duplicate run.
+PENDING_TTL_SECONDS = 120
+_COALESCED = {
+    INDEX_PROJECT: "project", DELETE_PROJECT: "project", REFRESH_GROUP: "group",
+    REFRESH_USER: "user",
+}  # fmt: skip
 
 
 def pending_key(name: str, args: Sequence[int]) -> str | None:
@@ -55,4 +63,7 @@ def started(redis: Redis, name: str, args: Sequence[int]) -> None:
     """Called first thing by a coalesced task: events from now on need a new run."""
     key = pending_key(name, args)
     if key is not None:
-        redis.delete(key)
+        try:
+            redis.delete(key)
+        except RedisError as error:
+            raise translate(error) from error  # transient: the task is retried

@@ -9,6 +9,7 @@ group or user to look at again. Pure functions, so every event shape is testable
 | release | index_project |
 | group_rename, group_destroy, subgroup_destroy | refresh_group |
 | user_{add_to,remove_from,update_for}_{team,group}, user_destroy, user_rename | forget_user |
+| user_rename | refresh_user too: the personal projects' paths changed |
 | anything else (tag pushes, other branches, issues, ...) | none: accepted and counted |
 """
 
@@ -23,6 +24,7 @@ from indexer.errors import Invalid
 INDEX_PROJECT = "labstac.workers.index.index_project"
 DELETE_PROJECT = "labstac.workers.index.delete_project"
 REFRESH_GROUP = "labstac.workers.index.refresh_group"
+REFRESH_USER = "labstac.workers.index.refresh_user"
 FORGET_USER = "labstac.workers.access.forget_user"
 
 PROJECT_EVENTS = frozenset(
@@ -105,4 +107,7 @@ def plan_event(payload: dict[str, Any]) -> EventPlan:
     if route is None or (name == "push" and not _on_default_branch(payload)):
         return EventPlan(name, ())
     task, path = route
-    return EventPlan(name, (PlannedTask(task, (_int(payload, *path),)),))
+    planned = [PlannedTask(task, (_int(payload, *path),))]
+    if name == "user_rename":  # the personal namespace's projects have new paths
+        planned.append(PlannedTask(REFRESH_USER, planned[0].args))
+    return EventPlan(name, tuple(planned))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import task_failure, task_success, worker_ready
 
+from indexer.errors import UpstreamUnavailable
 from indexer.heartbeat import record_heartbeat
 from indexer.task_records import count_outcome
 from workers.app import LabstacCelery, labstac_app
@@ -42,13 +44,18 @@ def _heartbeat_on_start(sender: Any = None, **_: Any) -> None:
 
 @task_success.connect
 def _count_success(sender: Any = None, **_: Any) -> None:
-    app = getattr(sender, "app", None)
-    if isinstance(app, LabstacCelery):
-        count_outcome(app.redis, "done")
+    _count(sender, "done")
 
 
 @task_failure.connect
 def _count_failure(sender: Any = None, **_: Any) -> None:
+    _count(sender, "failed")
+
+
+def _count(sender: Any, outcome: str) -> None:
+    # Counts are for operators; with Redis away, one goes uncounted rather than the task's
+    # own ending failing with it.
     app = getattr(sender, "app", None)
     if isinstance(app, LabstacCelery):
-        count_outcome(app.redis, "failed")
+        with contextlib.suppress(UpstreamUnavailable):
+            count_outcome(app.redis, outcome)

@@ -4,19 +4,32 @@ the read. Idempotent, so a duplicate or a retry does no harm."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from celery import Task, shared_task
 
-from indexer.errors import UpstreamUnavailable
+if TYPE_CHECKING:
+    from indexer.index.runtime import IndexRuntime
+
+from indexer.errors import NotFound, UpstreamUnavailable
+from indexer.lease import Lease
 from indexer.task_records import record_reconcile
 from workers.app import LabstacTask, labstac_app
 from workers.enqueue import enqueue, started
-from workers.events import DELETE_PROJECT, INDEX_PROJECT, REFRESH_GROUP, PlannedTask
+from workers.events import (
+    DELETE_PROJECT,
+    INDEX_PROJECT,
+    REFRESH_GROUP,
+    REFRESH_USER,
+    PlannedTask,
+)
 
 log = logging.getLogger(__name__)
 
-RECONCILE_LOCK_SECONDS = 15 * 60
+# A project's reads stop after this (the thread pool cannot interrupt a task; the reader
+# keeps the limit itself), and the task is retried later.
+READ_SECONDS = 45.0
 
 
 class IndexWriteFailed(Exception):
@@ -35,7 +48,8 @@ RETRYING: dict[str, Any] = {
 def _sync(task: Task[Any, Any], name: str, project_id: int) -> dict[str, Any]:
     runtime = labstac_app(task.app).runtime
     started(runtime.redis, name, (int(project_id),))
-    outcome = runtime.project_sync().sync(int(project_id))
+    deadline = time.monotonic() + READ_SECONDS
+    outcome = runtime.project_sync(deadline).sync(int(project_id))
     log.info(
         "project indexed",
         extra={"task_id": task.request.id, "project_id": project_id, "version": outcome.version,
@@ -66,12 +80,8 @@ def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]
     ``index_project`` tasks. One reconcile at a time (a Redis lock)."""
     runtime = labstac_app(self.app).runtime
     kind = "access" if access_only else "full"
-    lock = runtime.redis.lock(
-        f"labstac:lock:reconcile:{kind}",
-        timeout=RECONCILE_LOCK_SECONDS,
-        blocking=False,
-    )
-    if not lock.acquire():
+    lease = Lease(runtime.redis, f"reconcile:{kind}")
+    if not lease.acquire():
         log.info("reconcile already running", extra={"task_id": self.request.id})
         return {"skipped": True}
     try:
@@ -91,22 +101,51 @@ def reconcile(self: Task[Any, Any], access_only: bool = False) -> dict[str, Any]
         )  # fmt: skip
         return {"listed": plan.listed, "enqueued": len(plan.project_ids)}
     finally:
-        lock.release()
+        lease.release()
 
 
 @shared_task(bind=True, name=REFRESH_GROUP, soft_time_limit=120, time_limit=180, **RETRYING)
 def refresh_group(self: Task[Any, Any], group_id: int) -> dict[str, Any]:
-    """A group was renamed, moved or deleted: every indexed project below it is re-read (a
-    write that bypassed the version would risk an older state winning)."""
+    """A group was renamed, moved or deleted: every project below it is re-read (a write
+    that bypassed the version would risk an older state winning). Below it means what
+    GitLab lists now (a subgroup moved in without a hook included) and what the index holds
+    (the projects of a deleted group, or of one moved away)."""
     runtime = labstac_app(self.app).runtime
     started(runtime.redis, REFRESH_GROUP, (int(group_id),))
     query = {"term": {"_acl.ancestor_ids": int(group_id)}}
-    project_ids = sorted(
-        {int(hit["_source"]["_acl"]["project_id"])
-         for hit in runtime.engine.documents(runtime.layout.read_alias, ["_acl.project_id"], query)}
-    )  # fmt: skip
-    tasks = [PlannedTask(INDEX_PROJECT, (project_id,)) for project_id in project_ids]
-    enqueue(self.app, runtime.redis, runtime.settings.task_queue, tasks)
+    indexed = {
+        int(hit["_source"]["_acl"]["project_id"])
+        for hit in runtime.engine.documents(runtime.layout.read_alias, ["_acl.project_id"], query)
+        if isinstance((hit.get("_source") or {}).get("_acl"), dict)
+    }
+    try:
+        listed = set(runtime.reader().project_ids_below(int(group_id)))
+    except NotFound:  # the group is gone: the index says which projects were below it
+        listed = set()
+    project_ids = sorted(indexed | listed)
+    _enqueue_projects(self, runtime, project_ids)
     log.info("group refreshed", extra={"task_id": self.request.id, "group_id": group_id,
                                        "projects": len(project_ids)})  # fmt: skip
     return {"group_id": group_id, "enqueued": len(project_ids)}
+
+
+@shared_task(bind=True, name=REFRESH_USER, soft_time_limit=120, time_limit=180, **RETRYING)
+def refresh_user(self: Task[Any, Any], user_id: int) -> dict[str, Any]:
+    """A user was renamed: the projects of their personal namespace have new paths (and so
+    new item ids; the old ones redirect)."""
+    runtime = labstac_app(self.app).runtime
+    started(runtime.redis, REFRESH_USER, (int(user_id),))
+    try:
+        project_ids = runtime.reader().project_ids_of_user(int(user_id))
+    except NotFound:  # the user is gone; user_destroy's own events remove their projects
+        project_ids = []
+    _enqueue_projects(self, runtime, project_ids)
+    log.info("user's projects refreshed", extra={"task_id": self.request.id,
+                                                 "user_id": user_id,
+                                                 "projects": len(project_ids)})  # fmt: skip
+    return {"user_id": user_id, "enqueued": len(project_ids)}
+
+
+def _enqueue_projects(task: Task[Any, Any], runtime: IndexRuntime, project_ids: list[int]) -> None:
+    tasks = [PlannedTask(INDEX_PROJECT, (project_id,)) for project_id in project_ids]
+    enqueue(task.app, runtime.redis, runtime.settings.task_queue, tasks)

@@ -5,6 +5,11 @@
     labstac:memberships:<user id>         the user's direct memberships (longer TTL)
     labstac:user-tokens:<user id>         the token hashes seen for that user
     labstac:unknown-tokens:<address>:<minute>   tokens GitLab refused, per client address
+    labstac:user-gen:<user id>            bumped by every forget_user
+
+A user's memberships resolved from GitLab are stored only if the user's generation is still
+the one read before asking GitLab: a resolution that started before a membership hook's
+forget_user (the removed member's old view) is never stored after it.
 
 A token is only ever stored as its SHA-256. ``forget_user`` drops a user's memberships and
 token entries at once (the membership hooks call it), so the next request sees the change.
@@ -62,11 +67,32 @@ def user_tokens_key(user_id: int) -> str:
     return f"labstac:user-tokens:{user_id}"
 
 
+def generation_key(user_id: int) -> str:
+    return f"labstac:user-gen:{user_id}"
+
+
+# Store a user's memberships only if no forget_user came since the generation was read.
+STORE_IF_CURRENT = """
+local generation = redis.call('GET', KEYS[2]) or '0'
+if generation ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+# Generations outlive any cached entry they guard.
+GENERATION_TTL_SECONDS = 7 * 86_400
+
+
 def forget_user(redis: Redis, user_id: int) -> int:
-    """Drop everything cached about a user; returns how many entries went."""
+    """Drop everything cached about a user, and bump their generation so that a resolution
+    already under way is not stored; returns how many entries went."""
     try:
         token_keys = list(redis.smembers(user_tokens_key(user_id)))
-        return int(redis.delete(memberships_key(user_id), user_tokens_key(user_id), *token_keys))
+        with redis.pipeline() as pipe:
+            pipe.incr(generation_key(user_id))
+            pipe.expire(generation_key(user_id), GENERATION_TTL_SECONDS)
+            pipe.delete(memberships_key(user_id), user_tokens_key(user_id), *token_keys)
+            _, _, dropped = pipe.execute()
+        return int(dropped)
     except RedisError as error:
         raise translate(error) from error
 
@@ -90,6 +116,7 @@ class CachedPrincipals:
         self._unknown_per_minute = unknown_tokens_per_minute
         self._decoded: OrderedDict[str, Memberships] = OrderedDict()
         self._read_entries = redis.register_script(READ_ENTRIES)
+        self._store_if_current = redis.register_script(STORE_IF_CURRENT)
 
     async def principal(self, token: str | None, client: str = "unknown") -> Principal:
         """The caller behind ``token``; ``client`` is the address it came from, which may
@@ -181,7 +208,7 @@ class CachedPrincipals:
         """The digest of the memberships' cached JSON, and the memberships."""
         key = memberships_key(user_id)
         try:
-            cached = await self._redis.get(key)
+            cached, generation = await self._redis.mget(key, generation_key(user_id))
         except RedisError as error:
             raise translate(error) from error
         if cached:
@@ -189,7 +216,13 @@ class CachedPrincipals:
         memberships = await self._resolver.memberships(user_id)
         raw = json.dumps(memberships.to_json())
         if self._membership_ttl:
-            await self._store(key, raw, self._membership_ttl)
+            try:
+                await self._store_if_current(
+                    keys=[key, generation_key(user_id)],
+                    args=[str(generation or "0"), raw, self._membership_ttl],
+                )
+            except RedisError as error:
+                raise translate(error) from error
         return _digest(raw), memberships
 
     def _decode(self, raw: str) -> tuple[str, Memberships]:

@@ -8,6 +8,7 @@ everything else that stops a read is ``UpstreamUnavailable``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -90,16 +91,27 @@ class GitLabReader:
         gl: gitlab.Gitlab,
         groups: dict[int, GroupInfo] | None = None,
         readme_max_bytes: int = 1024 * 1024,
+        deadline: float | None = None,
     ) -> None:
         self.gl = gl
         self.readme_max_bytes = readme_max_bytes
+        # A task's time limit, kept by the reader itself (time.monotonic()): a pool of
+        # threads cannot interrupt a task, so a task stops reading once its time is up.
+        self.deadline = deadline
         # Shared between the readers of one run's threads: a dict's get and set are atomic,
         # and the worst a race costs is one group read twice.
         self._groups = {} if groups is None else groups
 
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise UpstreamUnavailable(SERVICE, f"reading {what}: the task's time is up")
+        with translated(what):
+            yield
+
     def group(self, group_id: int) -> GroupInfo:
         if group_id not in self._groups:
-            with translated(f"group {group_id}"):
+            with self._reading(f"group {group_id}"):
                 data = self.gl.http_get(f"/groups/{group_id}", query_data={"with_projects": False})
             self._groups[group_id] = self._group_info(data)
         return self._groups[group_id]
@@ -115,7 +127,7 @@ class GitLabReader:
         )
 
     def project(self, project_id: int | str) -> dict[str, Any]:
-        with translated(f"project {project_id}"):
+        with self._reading(f"project {project_id}"):
             project = self.gl.projects.get(project_id, license=True)
         attributes: dict[str, Any] = project.attributes
         return attributes
@@ -129,6 +141,29 @@ class GitLabReader:
             )  # fmt: skip
             for project in listing:
                 yield project.attributes
+
+    def project_ids_below(self, group_id: int) -> list[int]:
+        """Every project of a group and its subgroups, as GitLab lists them now (keyset
+        pages of 100). NotFound when the group is gone."""
+        with self._reading(f"projects of group {group_id}"):
+            listing = self.gl.http_list(
+                f"/groups/{group_id}/projects",
+                query_data={"include_subgroups": True, "with_shared": False, "simple": True,
+                            "pagination": "keyset", "order_by": "id", "sort": "asc",
+                            "per_page": 100},
+                iterator=True,
+            )  # fmt: skip
+            return sorted(int(row["id"]) for row in listing)
+
+    def project_ids_of_user(self, user_id: int) -> list[int]:
+        """Every project of a user's personal namespace. NotFound when the user is gone."""
+        with self._reading(f"projects of user {user_id}"):
+            listing = self.gl.http_list(
+                f"/users/{user_id}/projects",
+                query_data={"simple": True, "per_page": 100},
+                iterator=True,
+            )
+            return sorted(int(row["id"]) for row in listing)
 
     def projects_in(self, topics: Iterable[str]) -> dict[int, dict[str, Any]]:
         """Every project carrying any of these topics, by id (one listing per topic)."""
@@ -160,7 +195,7 @@ class GitLabReader:
         encoded = quote(path, safe="")
         chunks: list[bytes] = []
         try:
-            with translated(f"README of project {project_id}"):
+            with self._reading(f"README of project {project_id}"):
                 response = self.gl.http_get(
                     f"/projects/{project_id}/repository/files/{encoded}/raw",
                     query_data={"ref": ref, "lfs": True},
@@ -185,7 +220,7 @@ class GitLabReader:
     def _tree(self, project_id: int, ref: str, limit: int) -> tuple[TreeEntry, ...]:
         entries: list[TreeEntry] = []
         try:
-            with translated(f"tree of project {project_id}"):
+            with self._reading(f"tree of project {project_id}"):
                 listing = self.gl.http_list(
                     f"/projects/{project_id}/repository/tree",
                     query_data={"recursive": True, "ref": ref, "pagination": "keyset",
@@ -202,7 +237,7 @@ class GitLabReader:
 
     def _latest_release(self, project_id: int) -> dict[str, Any] | None:
         try:
-            with translated(f"latest release of project {project_id}"):
+            with self._reading(f"latest release of project {project_id}"):
                 release = self.gl.http_get(f"/projects/{project_id}/releases/permalink/latest")
         except NotFound:
             return None

@@ -87,7 +87,10 @@ def test_each_event_enqueues_its_task(
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "queued"
     queue = api.settings.task_queue
-    assert queued_tasks(redis_client, queue) == [(task, [arg])]
+    expected = [(task, [arg])]
+    if name == "system_hook.user_rename":  # the user's personal projects have new paths
+        expected.append(("labstac.workers.index.refresh_user", [arg]))
+    assert queued_tasks(redis_client, queue) == expected
 
 
 @pytest.mark.parametrize(
