@@ -117,7 +117,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.catalog = load_catalog(settings.categories_file)
+    app.state.catalog = load_catalog(settings.categories_file, str(settings.gitlab_url))
     app.state.read_alias = IndexLayout(settings.index_prefix).read_alias
     app.state.search_limits = SearchLimits.from_settings(settings)
     return app

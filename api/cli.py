@@ -35,7 +35,8 @@ EXIT_UNHEALTHY = 3
 def _settings() -> Settings:
     try:
         settings = load_settings()
-        load_catalog(settings.categories_file)  # a bad categories file stops us here too
+        # A bad categories file stops us here too.
+        load_catalog(settings.categories_file, str(settings.gitlab_url))
     except SettingsInvalid as error:
         click.echo(f"labstac: {error.description}", err=True)
         sys.exit(EXIT_SETTINGS)

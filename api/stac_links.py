@@ -57,6 +57,9 @@ def with_query(url: str, params: dict[str, Any]) -> str:
 
 
 def item_links(base: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The item's own links, then its stored ones. A stored link to another item (README
+    ``related``) is kept relative to the STAC root, so that it follows this API's address
+    however it is reached: it is made absolute here."""
     collection = str(item["collection"])
     own = [
         link("self", item_url(base, collection, str(item["id"])), GEOJSON),
@@ -64,4 +67,10 @@ def item_links(base: str, item: dict[str, Any]) -> list[dict[str, Any]]:
         link("collection", collection_url(base, collection)),
         link("root", base),
     ]
-    return own + list(item.get("links", []))
+    stored = [
+        {**found, "href": f"{base}/{found['href']}"}
+        if isinstance(found, dict) and str(found.get("href", "")).startswith("collections/")
+        else found
+        for found in item.get("links", [])
+    ]
+    return own + stored

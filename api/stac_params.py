@@ -51,7 +51,7 @@ PARAMETERS = {
                   {"type": "array", "items": {"type": "string"}}, True),
         Parameter("limit", f"Items per page, 1 to {MAX_LIMIT} (larger values are clamped).",
                   {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}),
-        Parameter("token", "The page token of a next link.", {"type": "string"}),
+        Parameter("token", "The page token of a next or prev link.", {"type": "string"}),
         Parameter("sortby", "Sort order: fields with an optional + or - (descending), e.g. "
                   "-datetime,+title. Sortable: " + ", ".join(sorted(k for k in SORTABLE
                   if "." not in k)) + ".",
@@ -86,7 +86,7 @@ PARAMETERS = {
 SEARCH_PARAMETERS = tuple(PARAMETERS)
 ITEMS_PARAMETERS = (
     "bbox", "datetime", "limit", "token", "sortby", "fields", "q", "filter", "filter-lang",
-    "filter-crs", "query",
+    "filter-crs", "query", "collections",
 )  # fmt: skip
 
 
@@ -263,7 +263,7 @@ def parse_token(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise Invalid("token must be the token of a next link")
+        raise Invalid("token must be the token of a next or prev link")
     return value
 
 

@@ -35,9 +35,9 @@ from indexer.errors import Invalid, NotFound
 from indexer.search.limits import SearchLimits
 from indexer.search.request import (
     SearchRequest,
-    encode_token,
     extent_body,
     item_body,
+    page_hits,
     public_item,
     search_body,
 )
@@ -165,14 +165,20 @@ def _collection(
     if bounds:
         bbox = [bounds["top_left"]["lon"], bounds["bottom_right"]["lat"],
                 bounds["bottom_right"]["lon"], bounds["top_left"]["lat"]]  # fmt: skip
-    first = aggregations.get("first", {}).get("value_as_string")
-    last = aggregations.get("last", {}).get("value_as_string")
+    # An item's time is its range where it has one, else its datetime.
+    first = _time_bound(aggregations, ("first", "first_start"), min)
+    last = _time_bound(aggregations, ("last", "last_end"), max)
     settings = request.app.state.settings
     links = [
         link("self", collection_url(base, category.id)),
         link("root", base),
         link("parent", base),
         link("items", f"{collection_url(base, category.id)}/items", GEOJSON),
+        link(
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            f"{collection_url(base, category.id)}/queryables",
+            "application/schema+json",
+        ),
     ]
     if category.logo:
         links.append(link("preview", category.logo, None))
@@ -194,6 +200,22 @@ def _collection(
         "extent": {"spatial": {"bbox": [bbox]}, "temporal": {"interval": [[first, last]]}},
         "links": links,
     }, bool(bounds)
+
+
+def _time_bound(
+    aggregations: dict[str, Any], names: tuple[str, ...], pick: Callable[[list[float]], float]
+) -> str | None:
+    """The aggregated moment ``pick`` chooses among ``names`` (min or max), as the engine
+    wrote it."""
+    found: list[tuple[float, str | None]] = [
+        (aggregations[name]["value"], aggregations[name].get("value_as_string"))
+        for name in names
+        if aggregations.get(name, {}).get("value") is not None
+    ]
+    if not found:
+        return None
+    chosen = pick([value for value, _ in found])
+    return next(text for value, text in found if value == chosen)
 
 
 async def collections(request: Request) -> Response:
@@ -230,17 +252,24 @@ async def collection(request: Request) -> Response:
 # ------------------------------------------------------------------- items
 
 
-async def _page(request: Request, search: SearchRequest) -> tuple[dict[str, Any], str | None]:
-    """A page of items, and the token of the next page when there may be one."""
+@dataclass(frozen=True)
+class _Tokens:
+    next: str | None
+    prev: str | None
+    paged: bool  # a page comes before this one: a first link makes sense
+
+
+async def _page(request: Request, search: SearchRequest) -> tuple[dict[str, Any], _Tokens]:
+    """A page of items, and the tokens of the pages around it."""
     unknown = [c for c in search.collections if _catalog(request).by_id(c) is None]
     if unknown:
         raise Invalid(f"unknown collection(s): {', '.join(unknown)}")
     body = search_body(search, await _access(request))
     result = await request.app.state.engine.search(request.app.state.read_alias, body)
-    hits = result["hits"]["hits"]
+    page_of = page_hits(search, result["hits"]["hits"])
     base = stac_base(request)
     features = []
-    for hit in hits:
+    for hit in page_of.hits:
         feature = _feature(request, base, hit, search)
         if feature is not None:
             features.append(feature)
@@ -251,8 +280,21 @@ async def _page(request: Request, search: SearchRequest) -> tuple[dict[str, Any]
         "numberReturned": len(features),
         "links": [link("root", base)],
     }
-    more = bool(hits) and len(hits) == search.limit
-    return page, encode_token(hits[-1]["sort"]) if more else None
+    # A first page exactly when there is a page before this one.
+    return page, _Tokens(page_of.next_token, page_of.prev_token, page_of.prev_token is not None)
+
+
+def _paging_links(url: str, values: dict[str, Any], tokens: _Tokens) -> list[dict[str, Any]]:
+    """next, prev and first links of a GET page: its own query with another token."""
+    links = []
+    rest = {key: value for key, value in values.items() if key != "token"}
+    if tokens.next:
+        links.append(link("next", with_query(url, {**rest, "token": tokens.next}), GEOJSON))
+    if tokens.prev:
+        links.append(link("prev", with_query(url, {**rest, "token": tokens.prev}), GEOJSON))
+    if tokens.paged:
+        links.append(link("first", with_query(url, rest), GEOJSON))
+    return links
 
 
 def _feature(
@@ -286,16 +328,23 @@ async def collection_items(request: Request) -> Response:
     category = _category(request)
     values = _query_values(request)
     search = parse_search(values, ITEMS_PARAMETERS, limits=request.app.state.search_limits)
+    # pystac-client names the collection again; another one would be a question about
+    # items that cannot be in this one.
+    others = [c for c in search.collections if c != category.id]
+    if others:
+        raise Invalid(
+            f"collections: this is collection {category.id}; "
+            f"search /search for items of {', '.join(others[:10])}"
+        )
     search = replace(search, collections=(category.id,))
-    page, token = await _page(request, search)
+    page, tokens = await _page(request, search)
     base = stac_base(request)
     url = f"{collection_url(base, category.id)}/items"
     page["links"] += [
         link("self", with_query(url, values), GEOJSON),
         link("collection", collection_url(base, category.id)),
+        *_paging_links(url, values, tokens),
     ]
-    if token:
-        page["links"].append(link("next", with_query(url, {**values, "token": token}), GEOJSON))
     return geojson(page)
 
 
@@ -348,12 +397,13 @@ async def queryables(request: Request) -> Response:
 
 async def search_get(request: Request) -> Response:
     values = _query_values(request)
-    page, token = await _page(request, parse_search(values, limits=request.app.state.search_limits))
+    search = parse_search(values, limits=request.app.state.search_limits)
+    page, tokens = await _page(request, search)
     base = stac_base(request)
     page["links"].append(link("self", with_query(f"{base}/search", values), GEOJSON))
-    if token:
-        next_url = with_query(f"{base}/search", {**values, "token": token})
-        page["links"].append(link("next", next_url, GEOJSON, method="GET"))
+    page["links"] += [
+        {**paging, "method": "GET"} for paging in _paging_links(f"{base}/search", values, tokens)
+    ]
     return geojson(page)
 
 
@@ -364,14 +414,18 @@ async def search_post(request: Request) -> Response:
     if not isinstance(values, dict):
         raise Invalid("the body must be a JSON object")
     search = parse_search(values, from_query=False, limits=limits)
-    page, token = await _page(request, search)
+    page, tokens = await _page(request, search)
     base = stac_base(request)
-    page["links"].append(link("self", f"{base}/search", GEOJSON, method="POST"))
-    if token:
-        page["links"].append(
-            link("next", f"{base}/search", GEOJSON, method="POST", body={"token": token},
-                 merge=True)
-        )  # fmt: skip
+    url = f"{base}/search"
+    page["links"].append(link("self", url, GEOJSON, method="POST"))
+    for rel, token in (("next", tokens.next), ("prev", tokens.prev)):
+        if token:
+            page["links"].append(
+                link(rel, url, GEOJSON, method="POST", body={"token": token}, merge=True)
+            )
+    if tokens.paged:  # the whole body again, without a token: merging cannot remove one
+        first = {key: value for key, value in values.items() if key != "token"}
+        page["links"].append(link("first", url, GEOJSON, method="POST", body=first))
     return geojson(page)
 
 

@@ -45,11 +45,17 @@ _CONTROLS = {
 
 
 class TextFormatter(logging.Formatter):
-    """One line per record. A traceback follows on lines of its own, each indented, so that
-    an exception's text cannot pass for a record of its own."""
+    """One line per record, the message then its ``extra`` fields as key=value (what project,
+    which warnings: a line without them says little). A traceback follows on lines of its
+    own, each indented, so that an exception's text cannot pass for a record of its own."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        return super().formatMessage(record).translate(_CONTROLS)
+        line = super().formatMessage(record)
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                text = value if isinstance(value, str) else json.dumps(value, default=str)
+                line += f" {key}={json.dumps(text) if ' ' in text or not text else text}"
+        return line.translate(_CONTROLS)
 
     def formatException(self, ei: Any) -> str:
         text = super().formatException(ei)

@@ -32,7 +32,7 @@ class IndexRuntime:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return load_catalog(self.settings.categories_file)
+        return load_catalog(self.settings.categories_file, str(self.settings.gitlab_url))
 
     @property
     def categories(self) -> Sequence[Category]:

@@ -9,7 +9,8 @@ when it asked for fields but left both lists empty; the two differ:
   the smallest valid STAC item (DEFAULT_SET);
 - includes: what identifies the item (IDENTITY) plus what was included;
 - only excludes (``?fields=-geometry``, ``{"exclude": [...]}``): the whole item without them;
-- an empty include list with excludes: the default set without them.
+- an empty include list with excludes: the default set without them (stac-api-validator
+  checks this; pystac-client sends ``-geometry`` in a POST body this way).
 
 A field both included and excluded stays (include wins, as stac-fastapi and
 stac-api-validator expect), and an include inside an excluded object survives it:

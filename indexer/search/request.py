@@ -1,8 +1,13 @@
 """Item search as a typed request and a pure translation into the engine's query DSL.
 
 Every query sorts by ``properties.datetime`` (newest first), then by the document key, which
-is unique: a stable order that ``search_after`` pages through without gaps or repeats. The
-page token is that ``search_after`` value, opaque to clients (base64 of JSON).
+is unique: a stable order that ``search_after`` pages through without gaps or repeats. A
+page token is opaque to clients (base64 of JSON): a next page's is the ``search_after`` value
+of the last item before it; a previous page's is ``{"before": ...}`` with the sort values of
+the first item after it, which the engine answers by searching the reversed order.
+
+A page asks the engine for one item more than it shows: whether that item exists says
+whether there is a page after it (a full last page gets no next link).
 """
 
 from __future__ import annotations
@@ -67,8 +72,24 @@ class SearchRequest:
     filter: dict[str, Any] | None = None  # a CQL2 filter, already in the engine's DSL
 
 
-def encode_token(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+@dataclass(frozen=True)
+class PageToken:
+    values: list[Any]  # the sort values to search after
+    backward: bool = False  # a previous page: searched in the reversed order
+
+
+def encode_token(values: list[Any], backward: bool = False) -> str:
+    material = {"before": values} if backward else values
+    return base64.urlsafe_b64encode(orjson.dumps(material)).decode().rstrip("=")
+
+
+def _reversed(clause: dict[str, Any]) -> dict[str, Any]:
+    ((field, spec),) = clause.items()
+    spec = {"order": spec} if isinstance(spec, str) else dict(spec)
+    spec["order"] = "asc" if spec.get("order") == "desc" else "desc"
+    if "missing" in spec:
+        spec["missing"] = "_first" if spec["missing"] == "_last" else "_last"
+    return {field: spec}
 
 
 def sort_clause(request: SearchRequest) -> list[dict[str, Any]]:
@@ -82,8 +103,9 @@ def sort_clause(request: SearchRequest) -> list[dict[str, Any]]:
     return [*clauses, {"doc_key": {"order": "asc"}}]
 
 
-def decode_token(token: str, expected: int = len(SORT)) -> list[Any]:
-    """The sort values a page token holds: ``expected`` strings, numbers or nulls."""
+def decode_token(token: str, expected: int = len(SORT)) -> PageToken:
+    """What a page token holds: ``expected`` sort values (strings, numbers or nulls), and
+    its direction."""
     refused = Invalid("token is not a page token this API gave")
     if len(token) > TOKEN_MAX_CHARS or not token.isascii():
         raise refused
@@ -92,6 +114,9 @@ def decode_token(token: str, expected: int = len(SORT)) -> list[Any]:
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError):
         raise refused from None
+    backward = isinstance(values, dict) and set(values) == {"before"}
+    if backward:
+        values = values["before"]
     if not isinstance(values, list) or len(values) != expected:
         raise refused
     for value in values:
@@ -99,7 +124,7 @@ def decode_token(token: str, expected: int = len(SORT)) -> list[Any]:
             raise refused
         if isinstance(value, float) and not math.isfinite(value):
             raise refused
-    return values
+    return PageToken(values, backward)
 
 
 def public_item(document: dict[str, Any]) -> dict[str, Any]:
@@ -195,16 +220,49 @@ def filters(request: SearchRequest, access: dict[str, Any]) -> list[dict[str, An
 
 
 def search_body(request: SearchRequest, access: dict[str, Any]) -> dict[str, Any]:
+    """The page's query: one hit more than the page shows (see the module's doc); for a
+    previous page's token, in the reversed order (``page_hits`` turns it round)."""
     sort = sort_clause(request)
+    token = decode_token(request.token, len(sort)) if request.token else None
+    if token is not None and token.backward:
+        sort = [_reversed(clause) for clause in sort]
     body: dict[str, Any] = {
         "query": {"bool": {"filter": filters(request, access)}},
         "sort": sort,
-        "size": request.limit,
+        "size": request.limit + 1,
         "track_total_hits": True,
     }
-    if request.token:
-        body["search_after"] = decode_token(request.token, len(sort))
+    if token is not None:
+        body["search_after"] = token.values
     return body
+
+
+@dataclass(frozen=True)
+class Page:
+    hits: list[dict[str, Any]]
+    next_token: str | None
+    prev_token: str | None
+
+
+def page_hits(request: SearchRequest, hits: list[dict[str, Any]]) -> Page:
+    """The hits of the page ``search_body`` asked for, in order, and the tokens of the
+    pages around it (None where there is none)."""
+    token = decode_token(request.token, len(sort_clause(request))) if request.token else None
+    backward = token is not None and token.backward
+    more = len(hits) > request.limit
+    hits = hits[: request.limit]
+    if not hits:
+        return Page([], None, None)
+    if backward:
+        hits.reverse()
+        # Coming back from a page: that page is still after this one.
+        return Page(hits, encode_token(hits[-1]["sort"]),
+                    encode_token(hits[0]["sort"], backward=True) if more else None)  # fmt: skip
+    return Page(
+        hits,
+        encode_token(hits[-1]["sort"]) if more else None,
+        encode_token(hits[0]["sort"], backward=True) if token is not None else None,
+    )
 
 
 def item_body(collection: str, field: str, item_id: str, access: dict[str, Any]) -> dict[str, Any]:
@@ -231,9 +289,14 @@ def extent_body(collections: list[str], access: dict[str, Any]) -> dict[str, Any
             "by_collection": {
                 "terms": {"field": "collection", "size": max(len(collections), 1)},
                 "aggs": {
-                    "bounds": {"geo_bounds": {"field": "geometry"}},
+                    # Without wrap_longitude false, the engine picks the narrower of the box
+                    # and its antimeridian-crossing complement: one world-wide item turns the
+                    # extent inside out.
+                    "bounds": {"geo_bounds": {"field": "geometry", "wrap_longitude": False}},
                     "first": {"min": {"field": "properties.datetime"}},
                     "last": {"max": {"field": "properties.datetime"}},
+                    "first_start": {"min": {"field": "properties.start_datetime"}},
+                    "last_end": {"max": {"field": "properties.end_datetime"}},
                 },
             }
         },

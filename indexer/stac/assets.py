@@ -20,14 +20,16 @@ pointer); they never carry a token.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from indexer.errors import Invalid
 from indexer.gitlab.snapshot import ProjectSnapshot
 from indexer.stac.globs import compile_glob, parts_of
 from indexer.stac.media_types import COG, GEOTIFF, media_type
+from indexer.stac.readme_text import is_relative, preview_image, repository_path
 
 TYPE_AS = {
     "text": "text/plain",
@@ -46,7 +48,7 @@ MAX_ASSETS = 500
 # Segment comparisons a project's rules may cost (indexer.stac.globs): a few seconds of CPU
 # at worst. Usual rules on the largest tree labstac reads (20,000 files) cost far less.
 MATCH_BUDGET = 3_000_000
-_PREVIEW_IMAGE = re.compile(r"!\[\s*preview\s*\]\(\s*([^)\s]+)", re.I)
+_EXTENSION = re.compile(r"^\.[a-z0-9]{1,8}$")
 _PREVIEW_FILES = ("preview.png", "preview.jpg", "preview.jpeg")
 
 
@@ -150,21 +152,26 @@ def _rule(name: str, given: Any, warnings: list[str]) -> dict[str, Any] | None:
 
 def preview_asset(
     given: Any, readme_body: str, snapshot: ProjectSnapshot, gitlab_url: str
-) -> dict[str, Any] | None:
-    """The thumbnail: a README image whose alt text is "preview", else the front matter's
-    ``preview``, else a preview.png/jpg at the repository's root."""
-    found = _PREVIEW_IMAGE.search(readme_body)
-    source = found.group(1) if found else given
-    if not isinstance(source, str) or not source:
+) -> tuple[str, dict[str, Any]] | None:
+    """The thumbnail and its key (``preview.png``: "preview" and the file's extension, as
+    SharingHub names it): the last README image whose alt text is "preview", else the front
+    matter's ``preview``, else a preview.png/jpg at the repository's root."""
+    source = preview_image(readme_body) or given
+    if not isinstance(source, str) or not source.strip():
         source = next((f for f in _PREVIEW_FILES if f in snapshot.files), None)
     if not source:
         return None
+    source = source.strip()
     if source.startswith(("http://", "https://")):
         href = source
+    elif is_relative(source) and (path := repository_path(source.split("?", 1)[0])):
+        href = raw_url(gitlab_url, snapshot.project, path)
     else:
-        href = raw_url(gitlab_url, snapshot.project, source.lstrip("./"))
+        return None
     asset = {"href": href, "title": "Preview", "roles": ["thumbnail"]}
-    kind = media_type(source.split("?", 1)[0])
+    file_name = urlsplit(source).path
+    kind = media_type(file_name)
     if kind:
         asset["type"] = kind
-    return asset
+    extension = posixpath.splitext(posixpath.basename(file_name))[1].lower()
+    return f"preview{extension if _EXTENSION.match(extension) else ''}", asset

@@ -3,11 +3,17 @@ the category's topic. They come from a YAML file in SharingHub's format (``categ
 list of ``{id: {title, description, gitlab_topic, logo, icon, locales, assets, features}}``,
 and ``extensions:`` prefix -> schema URL); ``indexer/stac/categories.yaml`` holds the defaults.
 
+A whole SharingHub configuration works too: its ``stac:`` section gives the categories and
+extensions, and ``stac.projects`` the release archive format; ``gitlab.url`` must name the
+GitLab labstac reads. What labstac has no use for is named in a log line, never silently
+dropped; a ``stac.projects`` setting it does not know is refused.
+
 A malformed file stops the program at start with the file, the line and the reason.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,9 +25,18 @@ import yaml
 
 from indexer.errors import SettingsInvalid
 
+log = logging.getLogger(__name__)
+
 DEFAULT_FILE = Path(__file__).with_name("categories.yaml")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _FEATURE_VALUES = {"enable", "disable"}
+# GitLab's archive formats a release asset may link (SharingHub's release-source-format).
+RELEASE_FORMATS = {
+    "zip": "application/zip",
+    "tar.gz": "application/gzip",
+    "tar.bz2": "application/x-bzip2",
+    "tar": "application/x-tar",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,8 @@ class Category:
 class Catalog:
     categories: tuple[Category, ...]
     extensions: Mapping[str, str] = field(default_factory=dict)
+    release_format: str = "zip"  # the archive a release asset links
+    notices: tuple[str, ...] = ()  # what the file holds that labstac does not use
 
     def by_id(self, category_id: str) -> Category | None:
         return next((c for c in self.categories if c.id == category_id), None)
@@ -137,7 +154,7 @@ def _category(id_node: yaml.Node, body: yaml.Node) -> Category:
     )
 
 
-def _catalog(text: str) -> Catalog:
+def _catalog(text: str, gitlab_url: str | None) -> Catalog:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:
@@ -148,9 +165,20 @@ def _catalog(text: str) -> Catalog:
     if root is None or not isinstance(root, yaml.MappingNode):
         raise _Problem(1, "the file must be a mapping with a 'categories' list")
     top = {key_node.value: value_node for key_node, value_node in root.value}
+    notices: list[str] = []
+    release_format = "zip"
     if "stac" in top and "categories" not in top:  # a whole SharingHub configuration
+        _check_gitlab(top.get("gitlab"), gitlab_url)
+        notices += [f"'{key}' (SharingHub's own)" for key in top if key not in ("stac", "gitlab")]
         stac = top["stac"]
-        top = {k.value: v for k, v in stac.value} if isinstance(stac, yaml.MappingNode) else {}
+        if not isinstance(stac, yaml.MappingNode):
+            raise _Problem(_line(stac), "'stac' must be a mapping with a 'categories' list")
+        top = {k.value: v for k, v in stac.value}
+        release_format, more = _projects(top.get("projects"))
+        notices += more
+        notices += [
+            f"'stac.{key}'" for key in top if key not in ("categories", "extensions", "projects")
+        ]
     node = top.get("categories")
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         raise _Problem(_line(node or root), "'categories' must be a non-empty list")
@@ -172,11 +200,65 @@ def _catalog(text: str) -> Catalog:
         isinstance(v, str) and v.startswith(("http://", "https://")) for v in extensions.values()
     ):
         raise _Problem(_line(extensions_node or root), "'extensions' maps a prefix to a schema URL")
-    return Catalog(tuple(categories), {str(k): str(v) for k, v in extensions.items()})
+    return Catalog(
+        tuple(categories),
+        {str(k): str(v) for k, v in extensions.items()},
+        release_format=release_format,
+        notices=tuple(notices),
+    )
 
 
-def load_catalog(path: Path | None) -> Catalog:
-    """The categories of ``path``, or labstac's defaults; ``SettingsInvalid`` names the line."""
+def _check_gitlab(node: yaml.Node | None, gitlab_url: str | None) -> None:
+    """A SharingHub configuration describes one GitLab: it must be the one labstac reads."""
+    if node is None or gitlab_url is None:
+        return
+    url = _value(node).get("url") if isinstance(node, yaml.MappingNode) else None
+    if url is None:
+        return
+    if not isinstance(url, str) or url.rstrip("/") != gitlab_url.rstrip("/"):
+        raise _Problem(
+            _line(node),
+            f"gitlab.url is {str(url)[:200]!r} but labstac reads {gitlab_url.rstrip('/')!r} "
+            "(LABSTAC_GITLAB_URL): the categories would describe another GitLab",
+        )
+
+
+def _projects(node: yaml.Node | None) -> tuple[str, list[str]]:
+    """SharingHub's ``stac.projects``: the release archive format, and notices."""
+    if node is None:
+        return "zip", []
+    values = _value(node)
+    if not isinstance(values, dict):
+        raise _Problem(_line(node), "'stac.projects' must be a mapping")
+    notices = []
+    release_format = "zip"
+    for key, value in values.items():
+        if key == "cache-timeout":
+            # SharingHub caches its answers; labstac's index is its cache, kept by hooks.
+            notices.append("'stac.projects.cache-timeout' (labstac's index follows GitLab)")
+        elif (
+            key == "assets" and isinstance(value, dict) and set(value) <= {"release-source-format"}
+        ):
+            given = str(value.get("release-source-format", "zip")).lower().lstrip(".")
+            if given not in RELEASE_FORMATS:
+                raise _Problem(
+                    _line(node),
+                    f"stac.projects.assets.release-source-format must be one of "
+                    f"{', '.join(RELEASE_FORMATS)}, not {given[:40]!r}",
+                )
+            release_format = given
+        else:
+            raise _Problem(
+                _line(node),
+                f"'stac.projects.{str(key)[:60]}' is not a setting labstac knows "
+                "(it reads assets.release-source-format and cache-timeout)",
+            )
+    return release_format, notices
+
+
+def load_catalog(path: Path | None, gitlab_url: str | None = None) -> Catalog:
+    """The categories of ``path``, or labstac's defaults; ``SettingsInvalid`` names the line.
+    ``gitlab_url`` is the GitLab labstac reads, which a SharingHub configuration must name."""
     if path is None:
         text = DEFAULT_FILE.read_text(encoding="utf-8")
         name = "indexer/stac/categories.yaml"
@@ -189,9 +271,15 @@ def load_catalog(path: Path | None) -> Catalog:
             ) from None
         name = str(path)
     try:
-        return _catalog(text)
+        catalog = _catalog(text, gitlab_url)
     except _Problem as problem:
         raise SettingsInvalid(f"{name}: line {problem.line}: {problem.reason}") from None
+    if catalog.notices:
+        log.info(
+            "parts of the categories file are not used by labstac",
+            extra={"file": name, "unused": ", ".join(catalog.notices)},
+        )
+    return catalog
 
 
 DEFAULT_CATALOG = load_catalog(None)

@@ -25,8 +25,6 @@ from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent
 from indexer.untrusted import valid_text
 
 _BLOCK = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
-# A DOI as a link (https://doi.org/10.x/y) or written out (doi:10.x/y).
-_DOI = re.compile(r"(?:https?://(?:dx\.)?doi\.org/|\bdoi:\s*)(10\.\d{4,9}/[^\s)\]>\"']+)", re.I)
 _INT64 = 2**63
 
 
@@ -165,8 +163,3 @@ def _scalar_key(key: Any) -> str:
 
 
 _DROPPED = object()
-
-
-def first_doi(text: str) -> str | None:
-    found = _DOI.search(text)
-    return found.group(1).rstrip(".,;") if found else None

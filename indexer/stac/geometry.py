@@ -7,7 +7,9 @@ parses (a WKT nested tens of thousands deep crashed the worker). No geometry typ
 deeper than a GEOMETRYCOLLECTION of MULTIPOLYGONs: four levels of parentheses. An invalid
 shape (a ring that crosses itself) is not repaired: repairing a few thousand random points
 took GEOS minutes and gigabytes; the item gets the shape's bounding box instead, and a
-warning."""
+warning.
+
+Polygons leave here counterclockwise (RFC 7946), whatever way the README wrote them."""
 
 from __future__ import annotations
 
@@ -82,5 +84,8 @@ def spatial_extent(
         return None, None, str(refused)
     except (ShapelyError, ValueError) as error:
         return None, None, f"not a usable geometry ({type(error).__name__})"
-    geometry = shapely.set_precision(geometry, 1e-9)
+    # RFC 7946 3.1.6: outer rings counterclockwise, holes clockwise. The engine reads a
+    # clockwise ring wider than 180 degrees as one crossing the antimeridian. Only rings the
+    # wrong way round are reversed; the README's coordinates are kept as written.
+    geometry = shapely.orient_polygons(geometry, exterior_cw=False)
     return json.loads(json.dumps(mapping(geometry))), [west, south, east, north], problem

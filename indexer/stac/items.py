@@ -17,18 +17,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 import pystac
 
 from indexer.gitlab.snapshot import ProjectSnapshot
 from indexer.stac.assets import build_assets, preview_asset, raw_url
-from indexer.stac.categories import Catalog, Category
-from indexer.stac.front_matter import first_doi, parse_readme
+from indexer.stac.categories import RELEASE_FORMATS, Catalog, Category
+from indexer.stac.front_matter import parse_readme
 from indexer.stac.geometry import spatial_extent
 from indexer.stac.limits import ContentLimits
-from indexer.stac.queryables import KNOWN_EXTENSIONS, TYPED_PROPERTIES
+from indexer.stac.queryables import KNOWN_EXTENSIONS, TYPED_PROPERTIES, UNPREFIXED
+from indexer.stac.readme_text import (
+    FileUrls,
+    citations,
+    description,
+    is_relative,
+    repository_path,
+)
 from indexer.untrusted import clean_strings
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,8 @@ log = logging.getLogger(__name__)
 STAC_VERSION = "1.1.0"
 
 SCI = KNOWN_EXTENSIONS["sci"]
+# A link's href "<collection>+<project URL>" names that project's item (SharingHub's form).
+_ITEM_REFERENCE = re.compile(r"^(?P<collection>[a-z0-9][a-z0-9_-]{0,63})\+(?P<url>https?://\S+)$")
 
 # GitLab's license keys as SPDX ids (the ones that differ from upper-casing the key).
 SPDX = {
@@ -93,19 +102,29 @@ class ItemBuilder:
     """Builds the items of one project snapshot, one per category it belongs to."""
 
     def __init__(
-        self, catalog: Catalog, gitlab_url: str, limits: ContentLimits | None = None
+        self,
+        catalog: Catalog,
+        gitlab_url: str,
+        limits: ContentLimits | None = None,
     ) -> None:
         self.catalog = catalog
         self.gitlab_url = gitlab_url.rstrip("/")
         self.extensions = {**KNOWN_EXTENSIONS, **catalog.extensions}
         self.limits = limits or ContentLimits()
 
-    def build(self, snapshot: ProjectSnapshot, category: Category) -> dict[str, Any]:
-        """The project's item in ``category``. A README no rule foresaw (anything that makes
-        building fail) costs the item its README's content, never the item: it is built
-        again without it, and says so."""
+    def build(
+        self,
+        snapshot: ProjectSnapshot,
+        category: Category,
+        member_of: Sequence[Category] = (),
+    ) -> dict[str, Any]:
+        """The project's item in ``category``, with the asset rules of every category it is
+        ``member_of`` (so its assets do not depend on where it is read). A README no rule
+        foresaw (anything that makes building fail) costs the item its README's content,
+        never the item: it is built again without it, and says so."""
+        member_of = member_of or (category,)
         try:
-            return self._build(snapshot, category)
+            return self._build(snapshot, category, member_of)
         except Exception as error:
             if snapshot.readme is None:
                 raise
@@ -115,11 +134,16 @@ class ItemBuilder:
                        "error": type(error).__name__},
             )  # fmt: skip
             bare = replace(snapshot, readme=None)
-            document = self._build(bare, category)
+            document = self._build(bare, category, member_of)
             _warn(document["properties"], f"the README could not be used ({type(error).__name__})")
             return document
 
-    def _build(self, snapshot: ProjectSnapshot, category: Category) -> dict[str, Any]:
+    def _build(
+        self,
+        snapshot: ProjectSnapshot,
+        category: Category,
+        member_of: Sequence[Category],
+    ) -> dict[str, Any]:
         project = snapshot.project
         warnings: list[str] = []
         readme = parse_readme(
@@ -130,10 +154,12 @@ class ItemBuilder:
         warnings += readme.warnings
         meta = dict(readme.metadata)
         web_url = str(project.get("web_url") or "")
+        files = FileUrls(web_url, str(project.get("default_branch") or "HEAD")) if web_url else None
 
         properties: dict[str, Any] = {
             "title": project.get("name"),
-            "description": self._description(readme.body, project),
+            "description": self._description(readme.body, _title(meta, project), files)
+            or str(project.get("description") or "")[:MAX_DESCRIPTION],
             "created": project.get("created_at"),
             "updated": project.get("last_activity_at"),
             "keywords": [
@@ -150,19 +176,17 @@ class ItemBuilder:
         free = [key for key in meta if key not in CONSUMED and key not in prefixes]
         for key in free:
             properties[key] = meta[key]
-        links = self._links(meta, project, web_url, license_url, warnings)
-        doi = first_doi(readme.body)
-        if doi:
-            properties["sci:doi"] = doi
-        if properties.get("sci:doi"):
-            extensions.add(SCI)
-            links.append({"rel": "cite-as", "href": f"https://doi.org/{properties['sci:doi']}"})
+        if any(key in properties for key in UNPREFIXED["version"]):
+            extensions.add(KNOWN_EXTENSIONS["version"])
+        links = self._links(meta, project, license_url, warnings)
+        self._citations(readme.body, properties, extensions, links)
         self._clean_dates(properties, project, warnings)
+        self._time_range(properties, project, warnings)
         _clean_typed(properties, warnings)
 
         rules = [
-            *((f"category {category.id} asset rule {n}", rule)
-              for n, rule in enumerate(category.assets, start=1)),
+            *((f"category {member.id} asset rule {n}", rule)
+              for member in member_of for n, rule in enumerate(member.assets, start=1)),
             *((f"README asset rule {n}", rule)
               for n, rule in enumerate(_as_list(meta.get("assets"), "assets", warnings), start=1)),
         ]  # fmt: skip
@@ -176,8 +200,9 @@ class ItemBuilder:
             assets["release"] = release
         preview = preview_asset(meta.get("preview"), readme.body, snapshot, self.gitlab_url)
         if preview:
-            assets["preview"] = preview
-            links.append({"rel": "preview", "href": preview["href"], "type": preview.get("type")})
+            key, asset = preview
+            assets[key] = asset
+            links.append({"rel": "preview", "href": asset["href"], "type": asset.get("type")})
         if warnings:
             properties["labstac:warnings"] = warnings
 
@@ -218,11 +243,59 @@ class ItemBuilder:
     # ------------------------------------------------------------ pieces
 
     @staticmethod
-    def _description(body: str, project: dict[str, Any]) -> str:
-        text = _BLANK_LINES.sub("\n\n", body).strip()
-        if not text:
-            text = str(project.get("description") or "")
-        return text[:MAX_DESCRIPTION]
+    def _description(body: str, title: str, files: FileUrls | None) -> str:
+        # Cut before rewriting (the rewriting is linear, but the README may be megabytes),
+        # and after (absolute URLs are longer).
+        text = description(body[: 2 * MAX_DESCRIPTION], title, files)
+        return _BLANK_LINES.sub("\n\n", text).strip()[:MAX_DESCRIPTION]
+
+    @staticmethod
+    def _time_range(
+        properties: dict[str, Any], project: dict[str, Any], warnings: list[str]
+    ) -> None:
+        """The item's time range, always both ends (STAC requires them together): the
+        README's, an open end filled from the project's life (created, last activity), and
+        without any, the project's life, as SharingHub does."""
+        created = _moment(project.get("created_at"))
+        active = _moment(project.get("last_activity_at"))
+        start = _moment(properties.get("start_datetime"))
+        end = _moment(properties.get("end_datetime"))
+        if start and end and start > end:
+            warnings.append("start_datetime is after end_datetime: the project's life is used")
+            start = end = None
+        if start is None and end is None:
+            start, end = created, active
+        elif end is None:
+            end = max(start, active) if start and active else start
+        elif start is None:
+            start = min(end, created) if end and created else end
+        if start is None or end is None:
+            properties.pop("start_datetime", None)
+            properties.pop("end_datetime", None)
+            return
+        properties["start_datetime"], properties["end_datetime"] = _iso(start), _iso(end)
+
+    @staticmethod
+    def _citations(
+        body: str, properties: dict[str, Any], extensions: set[str], links: list[dict[str, Any]]
+    ) -> None:
+        """The scientific extension from the DOIs the README cites (front matter ``sci:``
+        values win): the first as ``sci:doi`` and ``sci:citation``, the others as
+        ``sci:publications``."""
+        cited = citations(body)
+        if cited and "sci:doi" not in properties:
+            properties["sci:doi"] = cited[0].doi
+            if cited[0].citation and "sci:citation" not in properties:
+                properties["sci:citation"] = cited[0].citation
+            cited = cited[1:]
+        if cited and "sci:publications" not in properties:
+            properties["sci:publications"] = [
+                {"doi": c.doi, **({"citation": c.citation} if c.citation else {})} for c in cited
+            ]
+        if properties.get("sci:doi") or properties.get("sci:publications"):
+            extensions.add(SCI)
+        if isinstance(properties.get("sci:doi"), str):
+            links.append({"rel": "cite-as", "href": f"https://doi.org/{properties['sci:doi']}"})
 
     def _extent(
         self, extent: Any, properties: dict[str, Any], warnings: list[str]
@@ -306,6 +379,8 @@ class ItemBuilder:
             else:
                 warnings.append(f"extension '{prefix}' needs a schema URL")
         available = {**own, **self.extensions}  # a configured prefix wins over the README's
+        for unprefixed in UNPREFIXED:  # its properties have no prefix: they pass through
+            available.pop(unprefixed, None)
         used: set[str] = set()
         for prefix, schema in available.items():
             values = meta.get(prefix)
@@ -341,11 +416,11 @@ class ItemBuilder:
         self,
         meta: dict[str, Any],
         project: dict[str, Any],
-        web_url: str,
         license_url: str | None,
         warnings: list[str],
     ) -> list[dict[str, Any]]:
         links: list[dict[str, Any]] = []
+        web_url = str(project.get("web_url") or "")
         if web_url:
             links.append({"rel": "via", "href": web_url, "type": "text/html",
                           "title": "GitLab project"})  # fmt: skip
@@ -355,25 +430,49 @@ class ItemBuilder:
             if not isinstance(link, dict) or not isinstance(link.get("href"), str):
                 warnings.append("each link needs an href")
                 continue
-            href = link["href"]
-            if not href.startswith(("http://", "https://")):
-                href = raw_url(self.gitlab_url, project, href.lstrip("./"))
-            links.append({"rel": str(link.get("rel", "related")), **link, "href": href})
+            kept = {"rel": str(link.get("rel", "related")), **link}
+            href = link["href"].strip()
+            reference = _ITEM_REFERENCE.match(href)
+            item_href = reference and self._item_href(reference["collection"], reference["url"])
+            if item_href:
+                kept.update(href=item_href, type="application/geo+json")
+            elif is_relative(href):
+                path = repository_path(href.split("?", 1)[0].split("#", 1)[0])
+                if path is None:
+                    warnings.append(f"link '{href[:80]}' leaves the repository")
+                    continue
+                kept["href"] = raw_url(self.gitlab_url, project, path)
+            elif not href.startswith(("http://", "https://")):
+                warnings.append(f"link '{href[:80]}' is neither a URL nor a repository file")
+                continue
+            links.append(kept)
         related = meta.get("related") or {}
         if not isinstance(related, dict):
             warnings.append("related must map a collection id to project URLs")
             related = {}
         for collection, urls in related.items():
             for url in urls if isinstance(urls, list) else [urls]:
-                if isinstance(url, str) and url.startswith(("http://", "https://")):
-                    path = url.removeprefix(self.gitlab_url).strip("/")
-                    links.append({"rel": "derived_from", "href": url, "type": "text/html",
-                                  "title": f"{collection}: {path}"})  # fmt: skip
-                else:
-                    warnings.append(f"related {collection}: '{url}' is not a URL")
+                item_href = self._item_href(str(collection), url) if isinstance(url, str) else None
+                if item_href is None:
+                    warnings.append(f"related {collection}: '{str(url)[:80]}' is not a project URL")
+                    continue
+                links.append({"rel": "derived_from", "href": item_href,
+                              "type": "application/geo+json",
+                              "title": f"{collection}: {_item_path(url)}"})  # fmt: skip
         if license_url:
             links.append({"rel": "license", "href": license_url})
         return links
+
+    def _item_href(self, collection: str, url: str) -> str | None:
+        """The href of the item of the project at ``url`` in ``collection``, relative to the
+        STAC root (the API makes it absolute when it serves the item); None when ``url`` is
+        not a project URL. A project of another site keeps its URL."""
+        if not url.startswith(("http://", "https://")) or not _item_path(url):
+            return None
+        if not url.startswith(self.gitlab_url + "/"):
+            return url
+        path = _item_path(url.removeprefix(self.gitlab_url))
+        return f"collections/{quote(collection, safe='')}/items/{quote(path, safe='/')}"
 
     @staticmethod
     def _clean_dates(
@@ -398,16 +497,30 @@ class ItemBuilder:
             return None
         tag = str(release["tag_name"])
         project_id = snapshot.project["id"]
+        archive = self.catalog.release_format
         asset = {
-            "href": f"{self.gitlab_url}/api/v4/projects/{project_id}/repository/archive.zip"
-            f"?sha={quote(tag, safe='')}",
+            "href": f"{self.gitlab_url}/api/v4/projects/{project_id}/repository/"
+            f"archive.{archive}?sha={quote(tag, safe='')}",
             "title": f"Release {tag}: {release.get('name') or tag}",
             "roles": ["source"],
-            "type": "application/zip",
+            "type": RELEASE_FORMATS[archive],
         }
         if release.get("description"):
             asset["description"] = str(release["description"])[:2000]
         return asset
+
+
+def _title(meta: dict[str, Any], project: dict[str, Any]) -> str:
+    """The item's title: the front matter's, else the project's name."""
+    given = meta.get("title")
+    return given if isinstance(given, str) and given.strip() else str(project.get("name") or "")
+
+
+def _item_path(url: str) -> str:
+    """A project's path from its URL: the URL's path without its slashes and any GitLab
+    page below the project (``/-/tree/main``)."""
+    path = urlsplit(url).path if "://" in url else url.split("?", 1)[0].split("#", 1)[0]
+    return unquote(path.split("/-/", 1)[0]).strip("/")
 
 
 def _strings(value: Any) -> bool:
@@ -435,7 +548,9 @@ def _shorten(document: dict[str, Any], free: list[str]) -> None:
 
 
 def _drop_extras(document: dict[str, Any], free: list[str]) -> None:
-    document["assets"] = {k: v for k, v in document.get("assets", {}).items() if k in _OWN_ASSETS}
+    document["assets"] = {
+        k: v for k, v in document.get("assets", {}).items() if k.startswith(_OWN_ASSETS)
+    }
     document["links"] = [
         link for link in document.get("links", []) if link.get("rel") in _OWN_LINK_RELS
     ]
@@ -460,7 +575,7 @@ _CUTS: list[tuple[str, Callable[[dict[str, Any], list[str]], None]]] = [
 # What an oversized item keeps: its core properties (a README may set them too), GitLab's
 # own links and the assets labstac makes itself.
 _KEPT_PROPERTIES = frozenset({"title", "description", *DATE_KEYS, "keywords", "license"})
-_OWN_ASSETS = frozenset({"preview", "release"})
+_OWN_ASSETS = ("preview", "release")  # key prefixes: preview.png
 _OWN_LINK_RELS = frozenset({"via", "bug_tracker", "license", "cite-as", "preview"})
 
 
@@ -519,7 +634,7 @@ def build_documents(
     project_id = int(snapshot.project["id"])
     documents = {}
     for category in categories:
-        document = builder.build(snapshot, category)
+        document = builder.build(snapshot, category, categories)
         document["doc_key"] = doc_key(category.id, project_id)
         document["labstac"] = {
             "project_id": project_id,

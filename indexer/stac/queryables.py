@@ -21,6 +21,9 @@ KNOWN_EXTENSIONS = {
     "version": "https://stac-extensions.github.io/version/v1.2.0/schema.json",
 }
 
+# Extensions whose properties have no prefix (a README writes `version: 1.2.0`), by prefix.
+UNPREFIXED = {"version": ("version", "deprecated")}
+
 Queryables = dict[str, tuple[str, dict[str, Any]]]  # name -> (index field, JSON Schema)
 
 _TEXT = {"type": "string"}

@@ -12,6 +12,7 @@ import pytest
 from opensearchpy import OpenSearch
 from stac_validation import validation_errors
 
+from api.stac_links import item_links
 from gitlab_sim import entities
 from gitlab_sim.api import _tree_entries
 from gitlab_sim.generator import generate
@@ -57,10 +58,8 @@ def snapshot_from_files(world: World, project: Project) -> ProjectSnapshot:
 
 
 def served(item: dict[str, Any]) -> dict[str, Any]:
-    """The item with the collection link the API adds per request."""
-    base = "https://labstac.example.com/api/v1/stac"
-    collection = {"rel": "collection", "href": f"{base}/collections/{item['collection']}"}
-    return {**item, "links": [*item["links"], collection]}
+    """The item with the links the API makes per request."""
+    return {**item, "links": item_links("https://labstac.example.com/api/v1/stac", item)}
 
 
 def test_items_read_back_equal_items_built_from_the_files(
@@ -83,6 +82,7 @@ def test_items_read_back_equal_items_built_from_the_files(
             index=runtime.layout.read_alias, id=f"{category.id}:{project.id}"
         )
         read_back = {k: v for k, v in stored["_source"].items() if k not in INTERNAL}
-        expected = builder.build(snapshot_from_files(world, project), category)
+        member_of = categories_of(project.topics, runtime.categories)
+        expected = builder.build(snapshot_from_files(world, project), category, member_of)
         assert read_back == expected, f"{category.id}:{world.project_full_path(project)}"
         assert validation_errors(served(read_back)) == [], world.project_full_path(project)

@@ -97,3 +97,53 @@ def test_the_command_line_stops_at_start_on_a_bad_file(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == f"labstac: {path}: line 3: 'gitlab_topic' is required"
+
+
+SHARINGHUB_CONFIG = """\
+server:
+  port: 8000
+gitlab:
+  url: https://gitlab.example.com/
+stac:
+  root: {title: SharingHub}
+  projects:
+    cache-timeout: 30
+    assets:
+      release-source-format: .TAR.GZ
+  categories:
+    - ai-model:
+        title: AI Models
+        gitlab_topic: sharinghub:aimodel
+"""
+
+
+def test_a_sharinghub_configuration_says_what_labstac_does_not_use(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="indexer.stac.categories"):
+        catalog = load_catalog(write(tmp_path, SHARINGHUB_CONFIG), "https://gitlab.example.com")
+    assert catalog.release_format == "tar.gz"
+    unused = caplog.records[-1].unused  # type: ignore[attr-defined]
+    for part in ("'server'", "'stac.root'", "'stac.projects.cache-timeout'"):
+        assert part in unused
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("https://gitlab.example.com/", "https://other.example.com"),
+         "line 4: gitlab.url is 'https://other.example.com' but labstac reads "
+         "'https://gitlab.example.com' (LABSTAC_GITLAB_URL)"),
+        (("release-source-format: .TAR.GZ", "release-source-format: rar"),
+         "release-source-format must be one of zip, tar.gz, tar.bz2, tar, not 'rar'"),
+        (("cache-timeout: 30", "visibility: public"),
+         "'stac.projects.visibility' is not a setting labstac knows"),
+    ],
+)  # fmt: skip
+def test_a_sharinghub_setting_is_read_or_refused(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    path = write(tmp_path, SHARINGHUB_CONFIG.replace(*change))
+    with pytest.raises(SettingsInvalid) as caught:
+        load_catalog(path, "https://gitlab.example.com")
+    assert message in caught.value.description

@@ -4,12 +4,14 @@ from whatever is valid when the README is not."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 from stac_validation import validation_errors
 
+from api.stac_links import item_links
 from indexer.gitlab.snapshot import ProjectSnapshot, TreeEntry
 from indexer.stac.categories import DEFAULT_CATALOG
 from indexer.stac.items import ItemBuilder
@@ -21,6 +23,7 @@ DATASET = DEFAULT_CATALOG.by_id("dataset")
 FILES = [
     "README.md", "models/flood.onnx", "models/old.pt", "samples/a/b/scene.tif", "scene.tif",
     "docs/preview.png", "docs/model-card.md", ".dvc/config", "data/labels.geojson",
+    ".gitlab/preview.png", ".gitlab/example.ipynb",
 ]  # fmt: skip
 
 
@@ -62,16 +65,12 @@ def build(name: str | None, category: Any = AI_MODEL, **changes: Any) -> dict[st
     return ItemBuilder(DEFAULT_CATALOG, GITLAB).build(snapshot(readme, **changes), category)
 
 
+STAC = "https://labstac.example.com/api/v1/stac"
+
+
 def served(item: dict[str, Any]) -> dict[str, Any]:
-    """The item as the API will serve it: with the links it makes per request."""
-    base = "https://labstac.example.com/api/v1/stac"
-    collection = f"{base}/collections/{item['collection']}"
-    made = [
-        {"rel": "self", "href": f"{collection}/items/{item['id']}", "type": "application/geo+json"},
-        {"rel": "collection", "href": collection, "type": "application/json"},
-        {"rel": "root", "href": base, "type": "application/json"},
-    ]
-    return {**item, "links": [*item["links"], *made]}
+    """The item as the API serves it: with the links it makes per request."""
+    return {**item, "links": item_links(STAC, item)}
 
 
 def links(item: dict[str, Any], rel: str) -> list[dict[str, Any]]:
@@ -87,7 +86,16 @@ def test_an_item_uses_every_front_matter_key() -> None:
     assert item["stac_version"] == "1.1.0"
     # identity, dates, text
     assert properties["title"] == "Flood segmentation on Sentinel-1"
-    assert properties["description"].startswith("# Flood segmentation on Sentinel-1")
+    # The heading that repeats the title goes; relative images and links become GitLab's.
+    description = properties["description"]
+    assert description.startswith("A U-Net that maps flooded areas")
+    web = f"{GITLAB}/space-apps/eo/flood-model"
+    assert f"[the model card]({web}/-/blob/main/docs/model-card.md#metrics)" in description
+    assert f"[the labels]({web}/-/blob/main/data/labels.geojson)" in description
+    assert "[GitLab's docs](https://docs.gitlab.com/)" in description
+    assert "[the top](#flood-segmentation-on-sentinel-1)" in description
+    assert f'![preview]({web}/-/raw/main/.gitlab/preview.png "the latest")' in description
+    assert f'<img src="{web}/-/raw/main/docs/diagram.svg" alt="architecture">' in description
     assert properties["datetime"] == "2024-05-06T07:08:09Z"
     assert properties["created"] == "2023-02-01T10:00:00Z"
     assert properties["updated"] == "2024-05-06T07:08:09Z"
@@ -110,8 +118,12 @@ def test_an_item_uses_every_front_matter_key() -> None:
     assert properties["mlm:architecture"] == "U-Net"
     assert properties["eo:cloud_cover"] == 0
     assert properties["label:type"] == "raster"
-    assert properties["version"] if False else properties["version:version"] == "1.2.0"
+    assert properties["version"] == "1.2.0"  # the Version extension's own, unprefixed
     assert properties["sci:doi"] == "10.5281/zenodo.1234567"
+    assert properties["sci:citation"] == "Flood mapping with radar"
+    assert properties["sci:publications"] == [
+        {"doi": "10.1109/CVPRW50498.2020.00113", "citation": "Sen1Floods11"}
+    ]
     assert set(item["stac_extensions"]) == {
         "https://stac-extensions.github.io/mlm/v1.4.0/schema.json",
         "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
@@ -154,8 +166,12 @@ def test_assets_follow_the_rules_and_point_to_gitlab() -> None:
         "roles": ["source"],
         "type": "application/zip",
     }
-    assert assets["preview"]["roles"] == ["thumbnail"]
-    assert assets["preview"]["href"] == f"{raw}/docs%2Fpreview.png/raw?ref=main&lfs=true"
+    # The README's last image titled "preview" wins over the front matter; its key has the
+    # file's extension, and a path starting with a dot keeps it.
+    assert "preview" not in assets
+    assert assets["preview.png"]["roles"] == ["thumbnail"]
+    assert assets["preview.png"]["type"] == "image/png"
+    assert assets["preview.png"]["href"] == f"{raw}/.gitlab%2Fpreview.png/raw?ref=main&lfs=true"
     for asset in assets.values():
         assert "token" not in asset["href"]
 
@@ -169,11 +185,17 @@ def test_links_are_absolute_and_say_where_things_are() -> None:
     assert model_card.startswith(
         f"{GITLAB}/api/v4/projects/42/repository/files/docs%2Fmodel-card.md"
     )
-    related = links(item, "derived_from")
-    assert related == [{"rel": "derived_from", "href": "https://gitlab.example.com/eo/sen1floods11",
-                        "type": "text/html", "title": "dataset: eo/sen1floods11"}]  # fmt: skip
+    example = links(item, "example")[0]["href"]
+    assert example.startswith(f"{GITLAB}/api/v4/projects/42/repository/files/.gitlab%2Fexample")
+    # related projects, and links of the <collection>+<url> form: their STAC items
+    sen1floods11 = f"{STAC}/collections/dataset/items/eo/sen1floods11"
+    assert links(served(item), "derived_from") == [
+        {"rel": "derived_from", "href": sen1floods11, "type": "application/geo+json"},
+        {"rel": "derived_from", "href": sen1floods11, "type": "application/geo+json",
+         "title": "dataset: eo/sen1floods11"},
+    ]  # fmt: skip
     assert not links(item, "self") and not links(item, "root")  # made per request by the API
-    assert all(link["href"].startswith("https://") for link in item["links"])
+    assert all(link["href"].startswith("https://") for link in served(item)["links"])
 
 
 def test_a_project_without_readme_still_makes_a_valid_item() -> None:
@@ -211,10 +233,12 @@ def test_wrong_values_are_left_out_and_each_is_said() -> None:
     assert properties["title"] == "Wrong values everywhere"
     assert item["geometry"] is None  # longitude 200
     assert "outside longitude" in warnings
-    assert "extent.temporal" in warnings and "start_datetime" not in properties
+    assert "extent.temporal" in warnings  # the project's life instead
+    assert properties["start_datetime"] == "2023-02-01T10:00:00Z"
+    assert properties["end_datetime"] == "2024-05-06T07:08:09Z"
     assert "providers must be a list" in warnings
     assert "each link needs an href" in warnings
-    assert "related dataset: 'not-a-url' is not a URL" in warnings
+    assert "related dataset: 'not-a-url' is not a project URL" in warnings
     assert "README asset rule 1: the glob must be a string" in warnings
     assert "README asset rule 2 needs a glob, or a key and an absolute href" in warnings
     assert "README asset rule 3 is neither a glob nor a mapping" in warnings
@@ -244,3 +268,62 @@ def test_wkt_extents_become_valid_geometries(name: str) -> None:
     assert item["bbox"] == [0.0, 0.0, 2.0, 2.0]
     assert item["geometry"]["type"] in ("Polygon", "MultiPolygon")
     assert item["properties"]["keywords"] == ["flood", "radar"] if name == "wkt" else True
+
+
+def front_matter(text: str) -> str:
+    return f"---\n{text}\n---\nBody.\n"
+
+
+def build_from(readme: str, category: Any = AI_MODEL, **changes: Any) -> dict[str, Any]:
+    assert category is not None
+    return ItemBuilder(DEFAULT_CATALOG, GITLAB).build(snapshot(readme, **changes), category)
+
+
+@pytest.mark.parametrize(
+    ("temporal", "start", "end"),
+    [
+        (None, "2023-02-01T10:00:00Z", "2024-05-06T07:08:09Z"),  # the project's life
+        ('["2020-01-01T00:00:00Z", null]', "2020-01-01T00:00:00Z", "2024-05-06T07:08:09Z"),
+        ('["2025-01-01T00:00:00Z", null]', "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z"),
+        ('[null, "2020-06-01T00:00:00Z"]', "2020-06-01T00:00:00Z", "2020-06-01T00:00:00Z"),
+        ('[null, "2024-01-01T00:00:00Z"]', "2023-02-01T10:00:00Z", "2024-01-01T00:00:00Z"),
+    ],
+)
+def test_an_item_always_has_both_ends_of_its_time_range(
+    temporal: str | None, start: str, end: str
+) -> None:
+    readme = front_matter(f"extent:\n  temporal: {temporal}") if temporal else "Body."
+    properties = build_from(readme)["properties"]
+    assert (properties["start_datetime"], properties["end_datetime"]) == (start, end)
+    assert validation_errors(served(build_from(readme))) == []
+
+
+def test_a_start_set_alone_in_the_front_matter_gets_an_end() -> None:
+    properties = build_from(front_matter('start_datetime: "2019-05-05T00:00:00Z"'))["properties"]
+    assert properties["start_datetime"] == "2019-05-05T00:00:00Z"
+    assert properties["end_datetime"] == "2024-05-06T07:08:09Z"
+
+
+def test_a_project_in_two_categories_has_the_same_assets_in_both() -> None:
+    builder = ItemBuilder(DEFAULT_CATALOG, GITLAB)
+    both = [AI_MODEL, DATASET]
+    made = snapshot(None)
+    as_model = builder.build(made, AI_MODEL, both)  # type: ignore[arg-type]
+    as_dataset = builder.build(made, DATASET, both)  # type: ignore[arg-type]
+    assert as_model["assets"] == as_dataset["assets"]
+    assert "models/old.pt" in as_model["assets"]  # an ai-model rule
+    assert "data/labels.geojson" in as_model["assets"]  # a dataset rule
+
+
+def test_polygons_are_counterclockwise_with_the_readmes_coordinates() -> None:
+    clockwise = "POLYGON((1.5 43.25, 1.5 44.125, 2.75 44.125, 2.75 43.25, 1.5 43.25))"
+    item = build_from(front_matter(f'extent:\n  spatial: "{clockwise}"'))
+    ring = item["geometry"]["coordinates"][0]
+    assert ring == [[1.5, 43.25], [2.75, 43.25], [2.75, 44.125], [1.5, 44.125], [1.5, 43.25]]
+    world = build_from(front_matter("extent:\n  spatial: [-180, -60, 180, 75]"))
+    assert shoelace(world["geometry"]["coordinates"][0]) > 0
+
+
+def shoelace(ring: list[list[float]]) -> float:
+    """Twice the signed area: positive for a counterclockwise ring."""
+    return sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in itertools.pairwise(ring))
