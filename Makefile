@@ -8,6 +8,7 @@ export VENV
 
 help:
 	@echo "make up               services, demo GitLab, index, API, worker, beat: ready to search"
+	@echo "make up MLFLOW=1      the same, with an MLflow tracking server and a registered model"
 	@echo "make down             stop everything make up started"
 	@echo "make test             ruff, mypy and the whole test suite on real services"
 	@echo "make bench            labstac search against stac-fastapi-opensearch (about 30 min)"
@@ -34,7 +35,7 @@ services-status:
 	@scripts/services.sh status
 
 up: venv
-	@scripts/stack.sh up
+	@MLFLOW=$(MLFLOW) scripts/stack.sh up
 
 down:
 	@scripts/stack.sh down

@@ -20,6 +20,7 @@ from api.metrics import ApiMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware
 from api.openapi import openapi_html, openapi_json
 from api.proxy import ForwardedHeadersMiddleware
+from api.sharinghub import auth_info, check
 from api.stac_routes import landing, stac_routes
 from indexer.access.cache import CachedPrincipals
 from indexer.access.filter import AccessFilters
@@ -90,6 +91,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/hooks/gitlab", gitlab_hook, methods=["POST"]),
+            Route(f"{settings.sharinghub_root}/api/check/{{project:path}}", check, methods=["GET"]),
+            Route(f"{settings.sharinghub_root}/api/auth/info", auth_info, methods=["GET"]),
             # The STAC root itself, without a trailing slash, is the landing page.
             Route(settings.stac_root, landing, methods=["GET"]),
             Mount(

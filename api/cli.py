@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -16,6 +17,7 @@ from indexer.errors import LabstacError, SettingsInvalid
 from indexer.heartbeat import read_heartbeats
 from indexer.index.engine import Engine
 from indexer.logs import configure_logging
+from indexer.mlflow.store import last_pass
 from indexer.redis_client import create_redis, queue_depth
 from indexer.settings import Settings, load_settings
 from indexer.spool import Spool
@@ -162,7 +164,8 @@ def beat() -> None:
 @main.command()
 def status() -> None:
     """Report OpenSearch, Redis, the task queue, tasks done and failed, dead letters, the
-    hook spool, the last reconciles and the workers' last heartbeats.
+    hook spool, the last reconciles, the last MLflow registry pass and the workers' last
+    heartbeats.
 
     Exits 3 when OpenSearch or Redis cannot be reached.
 
@@ -206,6 +209,8 @@ def status() -> None:
                     f"reconcile   {kind}: {ago:.0f}s ago, listed {last['listed']}, "
                     f"re-indexed {last['enqueued']}"
                 )
+        if settings.mlflow_url is not None:
+            click.echo(f"mlflow      {_mlflow_line(last_pass(redis))}")
         now = datetime.now(UTC)
         beats = read_heartbeats(redis)
         if not beats:
@@ -220,6 +225,18 @@ def status() -> None:
     finally:
         redis.close()
     sys.exit(0 if healthy else EXIT_UNHEALTHY)
+
+
+def _mlflow_line(last: dict[str, Any] | None) -> str:
+    if last is None:
+        return "no registry pass yet"
+    ago = time.time() - float(last["at"])
+    if not last.get("ok"):
+        return f"last pass {ago:.0f}s ago FAILED: {last.get('error')} (items keep their links)"
+    return (
+        f"last pass {ago:.0f}s ago: {last.get('models')} model(s) of {last.get('projects')} "
+        f"project(s), {last.get('changed')} project(s) re-indexed"
+    )
 
 
 @main.command()

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     stac_root: str = Field(default="/api/v1/stac", pattern=r"^/[A-Za-z0-9/_.-]*[^/]$")
+    # Where SharingHub's routes for MLflow SharingHub live: {this}/api/check/... and
+    # {this}/api/auth/info. Its SHARINGHUB_URL is labstac's address plus this ("" = root).
+    sharinghub_root: str = Field(default="", pattern=r"^(/[A-Za-z0-9/_.-]*[^/])?$")
     # Origins allowed to call the API from a browser (STAC Browser on another site): "*" or
     # a comma-separated list.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
@@ -136,6 +139,14 @@ class Settings(BaseSettings):
     # Bearer token /metrics asks for; unset, /metrics is open and leaves out what would
     # tell how much the index holds.
     metrics_token: SecretStr | None = None
+
+    # MLflow's model registry (docs/mlflow.md): none, no model links in items. Its type says
+    # how items link a project's tracking URI: MLflow SharingHub's per-project address
+    # ({url}/{project path}/tracking/, SharingHub's default) or one plain MLflow ({url}/).
+    mlflow_url: AnyHttpUrl | None = None
+    mlflow_token: SecretStr | None = None
+    mlflow_type: Literal["mlflow-sharinghub", "mlflow"] = "mlflow-sharinghub"
+    mlflow_pass_seconds: float = Field(default=300.0, gt=0)
 
     # Process behaviour.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -153,6 +164,8 @@ class Settings(BaseSettings):
         "categories_file",
         "public_url",
         "metrics_token",
+        "mlflow_url",
+        "mlflow_token",
         mode="before",
     )
     @classmethod

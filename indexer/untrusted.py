@@ -5,6 +5,8 @@
 - ``nesting_depth``: how deep a parsed value nests, measured without recursion;
 - ``bracket_depth``: how deep brackets nest in text (CQL2, WKT), outside quoted strings,
   before a parser written in native code recurses into it;
+- ``load_yaml``: YAML (README front matter, MLflow's MLmodel files) without anchors and
+  aliases, within a nesting bound;
 - ``valid_text`` and ``clean_strings``: strings made valid Unicode (a lone surrogate, which
   YAML and Python's json accept, cannot be encoded as UTF-8 and poisons whatever holds it).
 
@@ -16,6 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import yaml
+from yaml.composer import ComposerError
+from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent
 
 from indexer.errors import Invalid
 
@@ -117,3 +122,53 @@ def clean_strings(value: Any) -> tuple[Any, int]:
                     del node[key]
                 node[new_key] = child
     return root[0], repaired
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing anchors and aliases (a few hundred bytes of aliases
+    expand into gigabytes: "billion laughs") and nesting past ``max_depth`` while it
+    composes (PyYAML recurses)."""
+
+    max_depth = 16
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
+            raise self._refusal("anchors and aliases are not allowed", event)
+        nested = isinstance(event, CollectionStartEvent)
+        if nested:
+            self._depth += 1
+            if self._depth > self.max_depth:
+                raise self._refusal(f"nested deeper than {self.max_depth} levels", event)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nested:
+                self._depth -= 1
+
+    @staticmethod
+    def _refusal(problem: str, event: Any) -> ComposerError:
+        return ComposerError(None, None, problem, event.start_mark)
+
+
+def load_yaml(text: str, max_depth: int, first_line: int = 1) -> tuple[Any, str | None]:
+    """Someone's YAML, or the problem that stopped it ("is not YAML at line 3: ..."; lines
+    counted from ``first_line``). Check the text's size before: YAML is read whole."""
+    loader = _BoundedLoader(text)
+    loader.max_depth = max_depth
+    try:
+        return loader.get_single_data(), None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + first_line}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        return None, f"is not YAML{where}: {problem}"
+    except (ValueError, OverflowError, RecursionError) as error:
+        # A value YAML resolves but Python cannot build (an integer of 5,000 digits).
+        return None, f"holds a value that cannot be read: {type(error).__name__}"
+    finally:
+        loader.dispose()

@@ -6,6 +6,8 @@
 #   scripts/services.sh up [redis|opensearch]...
 #   scripts/services.sh down [redis|opensearch]...
 #   scripts/services.sh status
+#   scripts/services.sh install-mlflow   MLflow's tracking server, in a virtualenv of its own
+#                                        (the tests and `make up MLFLOW=1` start it)
 #
 # Settings (environment): LABSTAC_SERVICES_HOME (state, data, logs; default /var/tmp/labstac),
 # OPENSEARCH_PORT (9200), OPENSEARCH_TRANSPORT_PORT (9300), REDIS_PORT (6379),
@@ -27,6 +29,10 @@ DIST_DIR="$SERVICES_HOME/dist"
 OS_HOME="$SERVICES_HOME/opensearch-$OPENSEARCH_VERSION"
 OS_STATE="$SERVICES_HOME/opensearch"
 REDIS_STATE="$SERVICES_HOME/redis"
+# MLflow 2.22 is the line MLflow SharingHub 0.2 runs on; its SQL store breaks with the
+# SQLAlchemy 2.1 that its own requirement range lets in.
+MLFLOW_VERSION="${MLFLOW_VERSION:-2.22.1}"
+MLFLOW_HOME="$SERVICES_HOME/mlflow-$MLFLOW_VERSION"
 
 die() { echo "services: $*" >&2; exit 1; }
 say() { echo "services: $*"; }
@@ -226,6 +232,24 @@ opensearch_down() {
   fi
 }
 
+# ----------------------------------------------------------------- MLflow
+
+install_mlflow() {
+  if [ -f "$MLFLOW_HOME/.installed" ]; then
+    say "mlflow $MLFLOW_VERSION installed in $MLFLOW_HOME"
+    return
+  fi
+  command -v python3.11 >/dev/null || die "python3.11 is needed to install MLflow"
+  rm -rf "$MLFLOW_HOME"
+  python3.11 -m venv "$MLFLOW_HOME"
+  "$MLFLOW_HOME/bin/pip" install --quiet --disable-pip-version-check \
+    "mlflow==$MLFLOW_VERSION" "sqlalchemy<2.1" ||
+    die "installing mlflow $MLFLOW_VERSION failed"
+  "$MLFLOW_HOME/bin/mlflow" --version >/dev/null || die "mlflow does not run in $MLFLOW_HOME"
+  touch "$MLFLOW_HOME/.installed"
+  say "mlflow $MLFLOW_VERSION installed in $MLFLOW_HOME"
+}
+
 # ----------------------------------------------------------------- common
 
 wait_gone() {
@@ -270,9 +294,10 @@ main() {
         esac
       done ;;
     status) status ;;
+    install-mlflow) install_mlflow ;;
     running) # exit 0 when the named service is ours and running (used by scripts/test.sh)
       "${which[0]}_pid" >/dev/null ;;
-    *) die "usage: $0 up|down|status [redis|opensearch]..." ;;
+    *) die "usage: $0 up|down|status [redis|opensearch]... | install-mlflow" ;;
   esac
 }
 

@@ -5,6 +5,9 @@
 #
 #   scripts/stack.sh up | down | status
 #
+# MLFLOW=1 also starts an MLflow tracking server (MLFLOW_PORT, default 5000; store in
+# var/mlflow) with one model registered for the flood model, and points labstac at it.
+#
 # Settings: the env file ENV_FILE (default var/labstac.env, written on first use, with a fresh
 # webhook secret); logs in LOG_DIR (var/log); pids in RUN_DIR (var/run). Ports: LABSTAC_PORT
 # (8000) for the API, DEMO_GITLAB_PORT (8090) for the demo GitLab. `down` stops what `up`
@@ -18,7 +21,9 @@ LOG_DIR=${LOG_DIR:-var/log}
 STATE_DIR=${STATE_DIR:-$PWD/var/state}
 API_PORT=${LABSTAC_PORT:-8000}
 GITLAB_PORT=${DEMO_GITLAB_PORT:-8090}
-PROCESSES=(beat worker api gitlab)
+MLFLOW_PORT=${MLFLOW_PORT:-5000}
+MLFLOW_HOME=${LABSTAC_SERVICES_HOME:-/var/tmp/labstac}/mlflow-${MLFLOW_VERSION:-2.22.1}
+PROCESSES=(beat worker api gitlab mlflow)
 DEMO_USERS=(root alice bob carol)
 
 say() { echo "stack: $*"; }
@@ -110,11 +115,60 @@ up() {
     (set -a; . "$ENV_FILE"; set +a; "$VENV/bin/labstac" reindex) >>"$LOG_DIR/reindex.log" 2>&1 ||
       { tail -20 "$LOG_DIR/reindex.log" >&2; die "labstac reindex failed; see $LOG_DIR/reindex.log"; }
   fi
+  if [ "${MLFLOW:-0}" = 1 ]; then mlflow_up; fi
   start api "$VENV/bin/labstac" serve
   start worker "$VENV/bin/labstac" worker --concurrency 8
   start beat "$VENV/bin/labstac" beat
   wait_for "the API" "$api/readyz" api
   explain "$api" "$gitlab"
+  if [ "${MLFLOW:-0}" = 1 ]; then explain_mlflow "$api"; fi
+}
+
+mlflow_up() {
+  scripts/services.sh install-mlflow
+  local mlflow="http://127.0.0.1:$MLFLOW_PORT"
+  mkdir -p var/mlflow
+  if ! pid_of mlflow >/dev/null; then
+    # A process group of its own: `down` stops the server and its gunicorn workers.
+    start mlflow setsid "$MLFLOW_HOME/bin/mlflow" server --host 127.0.0.1 \
+      --port "$MLFLOW_PORT" --workers 1 --backend-store-uri "sqlite:///$PWD/var/mlflow/mlflow.db" \
+      --default-artifact-root "$PWD/var/mlflow/artifacts"
+    wait_for "MLflow" "$mlflow/health" mlflow
+    if ! curl -sf "$mlflow/api/2.0/mlflow/registered-models/get?name=Flood%20UNet%20(1)" >/dev/null; then
+      (cd var/mlflow && MLFLOW_TRACKING_URI="$mlflow" "$MLFLOW_HOME/bin/python" -c "$DEMO_MODEL") \
+        >>"$LOG_DIR/mlflow.log" 2>&1 ||
+        die "could not register the demo model in MLflow; see $LOG_DIR/mlflow.log"
+    fi
+    say "MLflow on $mlflow, a model registered for the flood model"
+  fi
+  # For the API, the worker and beat: link MLflow's models, read its registry every 30 s.
+  export LABSTAC_MLFLOW_URL="$mlflow" LABSTAC_MLFLOW_TYPE=mlflow LABSTAC_MLFLOW_PASS_SECONDS=30
+}
+
+# A data scientist's first model for the flood project, named as MLflow SharingHub names a
+# project's models: "<name> (<GitLab project id>)".
+DEMO_MODEL='
+import mlflow
+from sklearn.linear_model import LogisticRegression
+mlflow.set_experiment("eo-lab/models/flood-segmentation")
+with mlflow.start_run():
+    mlflow.set_tag("project", "eo-lab/models/flood-segmentation")
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    mlflow.sklearn.log_model(model, artifact_path="model", registered_model_name="Flood UNet (1)")
+'
+
+explain_mlflow() {
+  local item="$1/api/v1/stac/collections/ai-model/items/eo-lab/models/flood-segmentation"
+  cat <<EOF
+
+MLflow        http://127.0.0.1:$MLFLOW_PORT   (its registry read every 30 s)
+
+# 4. The flood model's registered MLflow models, as its item links them
+\$ curl -s -H 'PRIVATE-TOKEN: $(demo_token alice)' "$item" | python3 -c 'import json, sys; print([l["title"] for l in json.load(sys.stdin)["links"] if l["rel"] == "mlflow:model"])'
+
+# 5. Log a new version (MLflow's own client), and see the item follow within 30 s
+\$ cd var/mlflow && MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT $MLFLOW_HOME/bin/python -c '$DEMO_MODEL'
+EOF
 }
 
 explain() {
@@ -151,7 +205,7 @@ EOF
 stop_pid() {
   local name=$1 pid
   if pid=$(pid_of "$name"); then
-    kill "$pid"
+    if [ "$name" = mlflow ]; then kill -- "-$pid" 2>/dev/null || kill "$pid"; else kill "$pid"; fi
     local waited=0
     while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do sleep 0.5; waited=$((waited + 1)); done
     kill -9 "$pid" 2>/dev/null || true

@@ -21,6 +21,7 @@ stop_started() {
 }
 trap stop_started EXIT
 scripts/services.sh up
+scripts/services.sh install-mlflow
 
 echo "test: ruff"
 "$VENV/bin/ruff" check .

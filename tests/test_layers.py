@@ -10,16 +10,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ROOMS = ("gitlab", "access", "stac", "search", "index")
+ROOMS = ("gitlab", "access", "stac", "search", "index", "mlflow")
 # Who may import whom. indexer's infrastructure (settings, errors, logs...) is "indexer".
 ALLOWED: dict[str, set[str]] = {
     "mappings": set(),
     "indexer": set(),
     "indexer.gitlab": {"indexer"},
     "indexer.access": {"indexer", "indexer.gitlab"},
-    "indexer.stac": {"indexer", "indexer.gitlab"},
+    "indexer.mlflow": {"indexer"},
+    "indexer.stac": {"indexer", "indexer.gitlab", "indexer.mlflow"},
     "indexer.search": {"indexer", "indexer.stac"},
-    "indexer.index": {"indexer", "indexer.gitlab", "indexer.access", "indexer.stac", "mappings"},
+    "indexer.index": {
+        "indexer",
+        "indexer.gitlab",
+        "indexer.access",
+        "indexer.stac",
+        "indexer.mlflow",
+        "mappings",
+    },
     "workers": {"indexer", *(f"indexer.{room}" for room in ROOMS), "mappings"},
     "api": {"indexer", *(f"indexer.{room}" for room in ROOMS), "mappings", "workers"},
     "gitlab_sim": set(),

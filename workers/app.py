@@ -31,6 +31,7 @@ PATIENT_PUBLISH = {"max_retries": 30, "interval_start": 0.5, "interval_step": 0.
 # Modules whose tasks every worker registers.
 TASK_MODULES = (
     "workers.health", "workers.index_tasks", "workers.access_tasks", "workers.recovery",
+    "workers.mlflow_tasks",
 )  # fmt: skip
 
 
@@ -194,6 +195,20 @@ def create_celery_app(settings: Settings) -> LabstacCelery:
                 "schedule": timedelta(seconds=settings.reconcile_seconds),
                 "options": {"expires": settings.reconcile_seconds},
             },
+            **_mlflow_schedule(settings),
         },
     )
     return app
+
+
+def _mlflow_schedule(settings: Settings) -> dict[str, Any]:
+    """MLflow sends no events: its registry is read on a schedule, when there is one."""
+    if settings.mlflow_url is None:
+        return {}
+    return {
+        "mlflow-pass": {
+            "task": "labstac.workers.mlflow.registry_pass",
+            "schedule": timedelta(seconds=settings.mlflow_pass_seconds),
+            "options": {"expires": settings.mlflow_pass_seconds},
+        }
+    }

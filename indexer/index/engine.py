@@ -224,6 +224,16 @@ class IndexEngine:
         with _translated():
             self._client.indices.create(index=name)
 
+    def add_mappings(self, name: str, mappings: dict[str, Any]) -> bool:
+        """Put ``mappings`` onto an existing index: new fields are added in place; False when
+        the engine refuses (a field whose type changed: only a reindex brings that)."""
+        try:
+            with _translated(refusals_are_invalid=True):
+                self._client.indices.put_mapping(index=name, body=mappings)
+        except Invalid:
+            return False
+        return True
+
     def delete_index(self, name: str) -> None:
         with _translated():
             self._client.indices.delete(index=name, ignore_unavailable=True)

@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 import mappings
 from indexer.index.engine import IndexEngine
+
+log = logging.getLogger(__name__)
 
 _VERSION = re.compile(r"-v(\d+)$")
 
@@ -61,6 +64,13 @@ def ensure_index(engine: IndexEngine, layout: IndexLayout) -> str:
     ensure_template(engine, layout)
     live = engine.alias_targets(layout.read_alias)[layout.read_alias]
     if live:
+        # A field this version of labstac added (to the strict _acl object, say) must be in
+        # the live index before any write carries it; new fields go in without a reindex.
+        if not engine.add_mappings(live[0], mappings.load("items")["mappings"]):
+            log.warning(
+                "the live index's mapping differs from this version's: run labstac reindex",
+                extra={"index": live[0]},
+            )
         return live[0]
     name = next_index_name(engine, layout)
     engine.create_index(name)

@@ -20,6 +20,7 @@ from indexer.index.engine import IndexEngine, Write, WriteResult
 from indexer.index.layout import IndexLayout, write_targets
 from indexer.index.versions import take_version
 from indexer.lease import lease_held
+from indexer.mlflow.store import models_of
 from indexer.stac.categories import Category, categories_of
 from indexer.stac.items import ItemBuilder, build_documents, doc_key
 
@@ -77,7 +78,8 @@ class ProjectSync:
                 version=version,
             )
             snapshot = self.reader.snapshot(project)
-            documents = build_documents(self.builder, snapshot, member_of, fields)
+            models = models_of(self.redis, project_id) if self.builder.mlflow else ()
+            documents = build_documents(self.builder, snapshot, member_of, fields, models)
             self._keep_previous_ids(documents, project_id)
             for category_id, document in documents.items():
                 writes.append(Write(doc_key(category_id, project_id), version, document))

@@ -22,6 +22,7 @@ from indexer.settings import Settings
 from indexer.stac.categories import Catalog, Category, load_catalog
 from indexer.stac.items import ItemBuilder
 from indexer.stac.limits import ContentLimits
+from indexer.stac.mlflow_links import MlflowSite
 
 
 @dataclass
@@ -41,7 +42,9 @@ class IndexRuntime:
     @cached_property
     def builder(self) -> ItemBuilder:
         limits = ContentLimits.from_settings(self.settings)
-        return ItemBuilder(self.catalog, str(self.settings.gitlab_url), limits)
+        url = self.settings.mlflow_url
+        mlflow = MlflowSite(str(url), self.settings.mlflow_type) if url else None
+        return ItemBuilder(self.catalog, str(self.settings.gitlab_url), limits, mlflow)
 
     @cached_property
     def engine(self) -> IndexEngine:

@@ -279,6 +279,27 @@ def item_body(collection: str, field: str, item_id: str, access: dict[str, Any])
     }
 
 
+def project_body(target: str, access: dict[str, Any]) -> dict[str, Any]:
+    """The documents (one per category) of a project, by GitLab id (digits) or full path (a
+    former path too, as GitLab redirects a renamed project), if this caller may see them."""
+    if target.isascii() and target.isdigit() and len(target) < 19:
+        which: dict[str, Any] = {"term": {"_acl.project_id": int(target)}}
+    else:
+        which = {
+            "bool": {
+                "should": [{"term": {"id": target}}, {"term": {"previous_ids": target}}],
+                "minimum_should_match": 1,
+            }
+        }
+    return {
+        "query": {"bool": {"filter": [access, which]}},
+        "size": 50,  # a project is in a few categories
+        "sort": [{"doc_key": "asc"}],
+        "_source": ["id", "collection", "_acl", "labstac.project_id", "labstac.name",
+                    "properties.title"],
+    }  # fmt: skip
+
+
 def extent_body(collections: list[str], access: dict[str, Any]) -> dict[str, Any]:
     """The extents of these collections from the items this caller may see, and nothing
     else: one bucket per collection that has such items, in one request."""

@@ -18,11 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-from yaml.composer import ComposerError
-from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent
-
-from indexer.untrusted import valid_text
+from indexer.untrusted import load_yaml, valid_text
 
 _BLOCK = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
 _INT64 = 2**63
@@ -33,35 +29,6 @@ class ParsedReadme:
     metadata: dict[str, Any] = field(default_factory=dict)
     body: str = ""
     warnings: list[str] = field(default_factory=list)
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing anchors and aliases and nesting past ``max_depth``."""
-
-    max_depth = 16
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
-            raise self._refusal("anchors and aliases are not allowed", event)
-        nested = isinstance(event, CollectionStartEvent)
-        if nested:
-            self._depth += 1
-            if self._depth > self.max_depth:
-                raise self._refusal(f"nested deeper than {self.max_depth} levels", event)
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            if nested:
-                self._depth -= 1
-
-    @staticmethod
-    def _refusal(problem: str, event: Any) -> ComposerError:
-        return ComposerError(None, None, problem, event.start_mark)
 
 
 def parse_readme(
@@ -78,34 +45,14 @@ def parse_readme(
     if len(block.encode("utf-8", "surrogatepass")) > max_bytes:
         problem: str | None = f"README front matter is larger than {max_bytes} bytes: not read"
     else:
-        metadata, problem = _load(block, max_depth)
+        metadata, problem = load_yaml(block, max_depth, first_line=2)
+        problem = f"README front matter {problem}" if problem else None
     if problem is None and metadata is not None and not isinstance(metadata, dict):
         problem = "README front matter is not a mapping of keys to values"
     if problem is not None or metadata is None:
         return ParsedReadme(body=body, warnings=[problem] if problem else [])
     warnings: list[str] = []
     return ParsedReadme(metadata=_as_json(metadata, warnings), body=body, warnings=warnings)
-
-
-def _load(block: str, max_depth: int) -> tuple[Any, str | None]:
-    """The YAML of a front-matter block, or the problem that stopped it."""
-    loader = _BoundedLoader(block)
-    loader.max_depth = max_depth
-    try:
-        return loader.get_single_data(), None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or type(error).__name__
-        return None, f"README front matter is not YAML{where}: {problem}"
-    except (ValueError, OverflowError, RecursionError) as error:
-        # A value YAML resolves but Python cannot build (an integer of 5,000 digits).
-        return (
-            None,
-            f"README front matter holds a value that cannot be read: {type(error).__name__}",
-        )
-    finally:
-        loader.dispose()
 
 
 def _as_json(value: Any, warnings: list[str], path: str = "") -> Any:

@@ -23,11 +23,13 @@ import orjson
 import pystac
 
 from indexer.gitlab.snapshot import ProjectSnapshot
+from indexer.mlflow.models import RegisteredModel
 from indexer.stac.assets import build_assets, preview_asset, raw_url
 from indexer.stac.categories import RELEASE_FORMATS, Catalog, Category
 from indexer.stac.front_matter import parse_readme
 from indexer.stac.geometry import spatial_extent
 from indexer.stac.limits import ContentLimits
+from indexer.stac.mlflow_links import MlflowSite, mlflow_links
 from indexer.stac.queryables import KNOWN_EXTENSIONS, TYPED_PROPERTIES, UNPREFIXED
 from indexer.stac.readme_text import (
     FileUrls,
@@ -106,9 +108,11 @@ class ItemBuilder:
         catalog: Catalog,
         gitlab_url: str,
         limits: ContentLimits | None = None,
+        mlflow: MlflowSite | None = None,
     ) -> None:
         self.catalog = catalog
         self.gitlab_url = gitlab_url.rstrip("/")
+        self.mlflow = mlflow
         self.extensions = {**KNOWN_EXTENSIONS, **catalog.extensions}
         self.limits = limits or ContentLimits()
 
@@ -117,14 +121,16 @@ class ItemBuilder:
         snapshot: ProjectSnapshot,
         category: Category,
         member_of: Sequence[Category] = (),
+        models: Sequence[RegisteredModel] = (),
     ) -> dict[str, Any]:
         """The project's item in ``category``, with the asset rules of every category it is
-        ``member_of`` (so its assets do not depend on where it is read). A README no rule
-        foresaw (anything that makes building fail) costs the item its README's content,
-        never the item: it is built again without it, and says so."""
+        ``member_of`` (so its assets do not depend on where it is read), and its registered
+        MLflow ``models``. A README no rule foresaw (anything that makes building fail)
+        costs the item its README's content, never the item: it is built again without
+        it, and says so."""
         member_of = member_of or (category,)
         try:
-            return self._build(snapshot, category, member_of)
+            return self._build(snapshot, category, member_of, models)
         except Exception as error:
             if snapshot.readme is None:
                 raise
@@ -134,7 +140,7 @@ class ItemBuilder:
                        "error": type(error).__name__},
             )  # fmt: skip
             bare = replace(snapshot, readme=None)
-            document = self._build(bare, category, member_of)
+            document = self._build(bare, category, member_of, models)
             _warn(document["properties"], f"the README could not be used ({type(error).__name__})")
             return document
 
@@ -143,6 +149,7 @@ class ItemBuilder:
         snapshot: ProjectSnapshot,
         category: Category,
         member_of: Sequence[Category],
+        models: Sequence[RegisteredModel],
     ) -> dict[str, Any]:
         project = snapshot.project
         warnings: list[str] = []
@@ -198,6 +205,13 @@ class ItemBuilder:
         release = self._release_asset(snapshot)
         if release:
             assets["release"] = release
+        if self.mlflow and any(c.features.get("mlflow") == "enable" for c in member_of):
+            model_links, model_assets = mlflow_links(
+                self.mlflow, str(project["path_with_namespace"]), models,
+                checkpoint_role=KNOWN_EXTENSIONS["ml-model"] in extensions,
+            )  # fmt: skip
+            links += model_links
+            assets.update(model_assets)
         preview = preview_asset(meta.get("preview"), readme.body, snapshot, self.gitlab_url)
         if preview:
             key, asset = preview
@@ -629,15 +643,17 @@ def build_documents(
     snapshot: ProjectSnapshot,
     categories: Sequence[Category],
     access_fields: dict[str, Any],
+    models: Sequence[RegisteredModel] = (),
 ) -> dict[str, dict[str, Any]]:
     """The index documents of a project: its item in each category, plus labstac's fields."""
     project_id = int(snapshot.project["id"])
     documents = {}
     for category in categories:
-        document = builder.build(snapshot, category, categories)
+        document = builder.build(snapshot, category, categories, models)
         document["doc_key"] = doc_key(category.id, project_id)
         document["labstac"] = {
             "project_id": project_id,
+            "name": snapshot.project.get("name"),  # SharingHub's /api/check answers it
             "web_url": snapshot.project.get("web_url"),
             "fingerprint": fingerprint(snapshot.project),
         }
