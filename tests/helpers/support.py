@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from indexer.settings import Settings
 
@@ -168,7 +169,11 @@ def start_worker(settings: Settings, log_dir: Path, prefix: str = "test") -> Wor
 
     def answers() -> bool:
         assert process.poll() is None, f"worker exited early:\n{worker.log()[-3000:]}"
-        return bool(app.control.ping(destination=[name], timeout=0.5))
+        try:
+            return bool(app.control.ping(destination=[name], timeout=0.5))
+        except RedisConnectionError:
+            # A pooled connection Redis closed (a fault test restarted it): ask again.
+            return False
 
     try:
         wait_until(answers, 60, f"Celery worker {name}")
