@@ -1,4 +1,11 @@
 # One image for the api, worker and beat services of compose.yaml.
+
+# The web catalog: STAC Browser, built from its pinned lockfile (scripts/web.sh).
+FROM node:20-slim AS web
+COPY scripts/web.sh /src/scripts/web.sh
+COPY web/package.json web/package-lock.json /src/web/
+RUN /src/scripts/web.sh build
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -13,9 +20,11 @@ RUN useradd --system --create-home --home-dir /var/lib/labstac labstac \
     && apt-get update && apt-get install -y --no-install-recommends curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /install /usr/local
+COPY --from=web /src/web/dist /usr/local/share/labstac/web
 USER labstac
 WORKDIR /var/lib/labstac
 ENV LABSTAC_HOST=0.0.0.0 \
+    LABSTAC_WEB_DIR=/usr/local/share/labstac/web \
     LABSTAC_STATE_DIR=/var/lib/labstac/state \
     PYTHONUNBUFFERED=1
 EXPOSE 8000

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 
+from api.downloads import download_archive, download_file, downloads_client
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz, readyz
 from api.hooks import Enqueuer, gitlab_hook
@@ -20,8 +21,11 @@ from api.metrics import ApiMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware
 from api.openapi import openapi_html, openapi_json
 from api.proxy import ForwardedHeadersMiddleware
+from api.sessions import Sessions
 from api.sharinghub import auth_info, check
+from api.signin import callback, login, logout
 from api.stac_routes import landing, stac_routes
+from api.web import WebCatalog, config_js
 from indexer.access.cache import CachedPrincipals
 from indexer.access.filter import AccessFilters
 from indexer.access.memberships import MembershipResolver
@@ -69,6 +73,8 @@ def create_app(settings: Settings) -> Starlette:
             membership_ttl=settings.membership_cache_seconds,
             unknown_tokens_per_minute=settings.unknown_tokens_per_minute,
         )
+        app.state.sessions = Sessions(app.state.redis, settings)
+        app.state.downloads = downloads_client(settings.gitlab_timeout_seconds)
         app.state.access_filters = AccessFilters(
             min_access_level=settings.min_access_level,
             anonymous_access=settings.anonymous_access,
@@ -81,6 +87,7 @@ def create_app(settings: Settings) -> Starlette:
             drainer.cancel()
             healer.cancel()
             celery.close()
+            await app.state.downloads.aclose()
             await app.state.gitlab.close()
             await app.state.engine.close()
             await app.state.redis.aclose()
@@ -93,6 +100,20 @@ def create_app(settings: Settings) -> Starlette:
             Route("/hooks/gitlab", gitlab_hook, methods=["POST"]),
             Route(f"{settings.sharinghub_root}/api/check/{{project:path}}", check, methods=["GET"]),
             Route(f"{settings.sharinghub_root}/api/auth/info", auth_info, methods=["GET"]),
+            Route("/auth/login", login, methods=["GET"]),
+            Route("/auth/callback", callback, methods=["GET"]),
+            Route("/auth/logout", logout, methods=["GET", "POST"]),
+            Route(
+                "/download/projects/{project_id}/files/{file_path:path}",
+                download_file,
+                methods=["GET", "HEAD"],
+            ),
+            Route(
+                "/download/projects/{project_id}/archive.{format}",
+                download_archive,
+                methods=["GET", "HEAD"],
+            ),
+            Route("/config.js", config_js, methods=["GET"]),
             # The STAC root itself, without a trailing slash, is the landing page.
             Route(settings.stac_root, landing, methods=["GET"]),
             Mount(
@@ -104,6 +125,8 @@ def create_app(settings: Settings) -> Starlette:
                     ]
                 ),
             ),
+            # Last: everything else is the web catalog's.
+            Mount("/", app=WebCatalog(settings.web_dir)),
         ],
         middleware=[
             Middleware(ForwardedHeadersMiddleware, trusted=settings.forwarded_allow_ips),
@@ -111,6 +134,8 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
+                # The session cookie crosses origins only to origins named one by one.
+                allow_credentials="*" not in settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "PRIVATE-TOKEN", "X-Gitlab-Token", "Content-Type"],
             ),

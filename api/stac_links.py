@@ -20,9 +20,15 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 def stac_base(request: Request) -> str:
     """The absolute URL of the STAC root, without a trailing slash."""
+    return f"{site_base(request)}{request.app.state.settings.stac_root}"
+
+
+def site_base(request: Request) -> str:
+    """The absolute URL of labstac's root (the web catalog, sign-in), without a trailing
+    slash."""
     settings = request.app.state.settings
     if settings.public_url is not None:
-        return f"{str(settings.public_url).rstrip('/')}{settings.stac_root}"
+        return str(settings.public_url).rstrip("/")
     scheme = request.scope.get("scheme", "http")
     scheme = scheme if scheme in SCHEMES else "http"
     host = request.headers.get("host", "")
@@ -32,7 +38,7 @@ def stac_base(request: Request) -> str:
     # Inside the STAC mount, root_path has grown by the mount's path: the proxy's own root
     # path is what Starlette kept in app_root_path.
     root_path = request.scope.get("app_root_path", request.scope.get("root_path", ""))
-    return f"{scheme}://{host}{quote(root_path, safe='/')}{settings.stac_root}"
+    return f"{scheme}://{host}{quote(root_path, safe='/')}"
 
 
 def link(rel: str, href: str, media_type: str | None = JSON, **extra: Any) -> dict[str, Any]:

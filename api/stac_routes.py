@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from api.auth import principal_of
 from api.collection_search import COLLECTION_SEARCH_PARAMETERS, matches, parse_collection_search
+from api.downloads import proxied
 from api.json_response import JSONResponse
 from api.request_body import read_body
 from api.stac_links import (
@@ -26,6 +27,7 @@ from api.stac_links import (
     item_links,
     item_url,
     link,
+    site_base,
     stac_base,
     with_query,
 )
@@ -306,6 +308,9 @@ def _feature(
     try:
         item = public_item(hit["_source"])
         item = {**item, "links": item_links(base, item)}
+        settings = request.app.state.settings
+        if settings.asset_hrefs == "proxy":
+            item = proxied(item, str(settings.gitlab_url).rstrip("/"), site_base(request))
         return search.fields.apply(item) if search.fields else item
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         request.app.state.metrics.documents_skipped.inc()

@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import re
+import secrets
 import tarfile
 import time
 import zipfile
@@ -25,12 +26,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gitlab_sim import entities
+from gitlab_sim import entities, oauth
+from gitlab_sim.blobs import raw_response
 from gitlab_sim.changes import Changes
 from gitlab_sim.control import control
 from gitlab_sim.delivery import Delivery
 from gitlab_sim.faults import Faults
 from gitlab_sim.hooks import HookRegistry
+from gitlab_sim.oauth import OAuthState
 from gitlab_sim.pagination import (
     PaginationError,
     keyset_by_id,
@@ -45,6 +48,7 @@ from gitlab_sim.world import (
     REPOSITORY_READ_SCOPES,
     VISIBILITY_LEVEL,
     Group,
+    OAuthApplication,
     Project,
     Token,
     World,
@@ -285,6 +289,16 @@ async def application_settings(ctx: Context) -> Response:
 async def token_self(ctx: Context) -> Response:
     if ctx.token is None:
         raise UNAUTHORIZED
+    if ctx.token.oauth_application is not None:
+        # lib/api/personal_access_tokens/self_information.rb: other kinds of token are a
+        # bad request here; an OAuth token's owner and scopes are at /oauth/token/info.
+        raise ApiError(
+            400,
+            {
+                "message": "400 Bad request - This endpoint requires token type "
+                "to be a personal access token"
+            },
+        )
     return json_response(entities.token_entity(ctx.token, active=True))
 
 
@@ -557,10 +571,8 @@ async def repository_file_raw(ctx: Context) -> Response:
     project, file, ref = _file(ctx, require_ref=False)
     entity = entities.file_entity(ctx.world, project, file, ref)
     headers = entities.file_headers(entity)
-    body = file.lfs_content if (file.is_lfs and ctx.flag("lfs")) else file.content
-    if ctx.request.method == "HEAD":
-        return Response(status_code=200, headers=headers)
-    return Response(body.encode(), headers=headers, media_type="text/plain; charset=utf-8")
+    lfs = file.is_lfs and ctx.flag("lfs")
+    return raw_response(ctx.request, file, lfs, headers, "text/plain; charset=utf-8")
 
 
 @route("GET", "/projects/:project/repository/archive")
@@ -585,13 +597,13 @@ async def _archive(ctx: Context, fmt: str) -> Response:
     if fmt == "zip":
         with zipfile.ZipFile(buffer, "w") as archive:
             for file in files:
-                archive.writestr(f"{root}/{file.path}", file.content)
+                archive.writestr(f"{root}/{file.path}", file.data)
         media = "application/zip"
     elif fmt in ("tar", "tar.gz", "tgz"):
         mode = "w" if fmt == "tar" else "w:gz"
         with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
             for file in files:
-                data = file.content.encode()
+                data = file.data
                 info = tarfile.TarInfo(f"{root}/{file.path}")
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
@@ -802,6 +814,7 @@ class SimulatorApp:
         self._oracles: dict[tuple[int, str | None, bool], Oracle] = {}
         # Part 2: the write side. Hooks and their deliveries live beside the world; every
         # change goes through ``changes`` (gitlab_sim.changes), which sends the hooks.
+        self.oauth = OAuthState()
         self.hooks = HookRegistry()
         self.delivery = Delivery()
         self._changes: Changes | None = None
@@ -837,6 +850,9 @@ class SimulatorApp:
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0]
         if raw_path.startswith(SIM_PREFIX):
             response = await self._control(request, raw_path[len(SIM_PREFIX) :])
+        elif raw_path.startswith("/oauth/") or raw_path == "/users/sign_in":
+            answered = await oauth.handle(self.world, self.oauth, request, raw_path)
+            response = answered or json_response({"error": "404 Not Found"}, 404)
         else:
             response = await self._api(request, raw_path)
         await response(scope, receive, send)
@@ -909,6 +925,7 @@ class SimulatorApp:
             or params.get("private_token")
             or params.get("access_token")
         )
+        params_had_access_token = "access_token" in params
         params.pop("private_token", None)
         params.pop("access_token", None)
         token: Token | None = None
@@ -919,9 +936,18 @@ class SimulatorApp:
                 raise UNAUTHORIZED
             if token.revoked:
                 raise TOKEN_REVOKED
-            if world.expired(token.expires_at):
+            if world.expired(token.expires_at) or (
+                token.expires_epoch is not None and token.expires_epoch <= time.time()
+            ):
                 raise TOKEN_EXPIRED
             if world.user_by_id[token.user_id].state != "active":
+                raise UNAUTHORIZED
+            if (
+                token.oauth_application is not None
+                and not _bearer(request.headers.get("authorization", ""))
+                and not params_had_access_token
+            ):
+                # OAuth tokens go as Bearer (or access_token), never as PRIVATE-TOKEN.
                 raise UNAUTHORIZED
             caller = Caller.with_token(world, token)
         base_url = str(request.url.replace(query=""))
@@ -947,6 +973,19 @@ class SimulatorApp:
                     "faults": dict(self.stats.faults),
                 }
             )
+        if path == "/oauth/applications" and request.method == "POST":
+            # What an admin does in Admin Area > Applications (or the Applications API).
+            given = await request.json()
+            application = OAuthApplication(
+                uid=secrets.token_hex(32), secret=f"gloas-{secrets.token_hex(32)}",
+                name=str(given.get("name", "labstac")),
+                redirect_uris=[str(u) for u in given.get("redirect_uris", [])],
+                scopes=[str(s) for s in given.get("scopes", ["read_api"])],
+                confidential=bool(given.get("confidential", True)),
+                trusted=bool(given.get("trusted", False)),
+            )  # fmt: skip
+            self.world.oauth_applications.append(application)
+            return json_response({"uid": application.uid, "secret": application.secret}, 201)
         if path == "/health":
             return json_response({"status": "ok", "projects": len(self.world.projects)})
         # ------------------------------------------- changes, hooks and deliveries

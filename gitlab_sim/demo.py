@@ -10,6 +10,9 @@ read in five minutes, with users who see different things.
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 from gitlab_sim.world import (
     DEVELOPER,
     OWNER,
@@ -88,11 +91,39 @@ hand-labelled water masks.
 WINE_README = """---
 title: Wine quality classifier
 license: MIT
+assets:
+  - glob: "model/*.joblib"
+    roles: [data, mlm:model]
 ---
 # Wine quality classifier
 
 A gradient-boosted classifier of Vinho Verde wines from their physico-chemical tests.
+
+![preview](docs/preview.png)
 """
+
+
+def _chart_png(width: int = 200, height: int = 120) -> bytes:
+    """A real picture, a small bar chart as a PNG (the browser tests check that the private
+    thumbnail is drawn)."""
+    bars = [(20, 70), (60, 40), (100, 55), (140, 20)]  # (left, top) of 30-pixel-wide bars
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)  # no filter
+        for x in range(width):
+            in_bar = any(left <= x < left + 30 and top <= y < height - 10 for left, top in bars)
+            rows += b"\x7b\x1e\x3a" if in_bar else b"\xf3\xe9\xec"
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))  # fmt: skip
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(bytes(rows))) + chunk(b"IEND", b""))  # fmt: skip
+
+
+PASSWORDS = {name: f"{name}-demo-password" for name in ("root", "alice", "bob", "carol")}
 
 MAPPER_README = """---
 title: Flood mapper
@@ -110,6 +141,8 @@ def _lfs(size: int, seed: str) -> str:
 
 def demo_world() -> World:
     world = World(users=list(USERS.values()))
+    for name, user in USERS.items():
+        user.password = PASSWORDS[name]  # the sign-in page's (OAuth)
     for name, user in USERS.items():
         scopes = ["api", "admin_mode"] if user.is_admin else ["read_api"]
         world.tokens.append(Token(user.id, TOKENS[name], user.id, f"{name}-demo", scopes))
@@ -154,6 +187,7 @@ def demo_world() -> World:
                 license_key="mit",
                 files={"README.md": RepoFile("README.md", WINE_README),
                        "model/classifier.joblib": RepoFile("model/classifier.joblib", _lfs(120_000, "d"), "joblib"),
+                       "docs/preview.png": RepoFile("docs/preview.png", _chart_png().decode("latin-1"), encoding="latin-1"),
                        "data/winequality-red.csv": RepoFile("data/winequality-red.csv", "fixed acidity;quality\n7.4;5\n")}),
         Project(4, "flood-mapper", "Flood mapper", "group", 4, "internal",
                 topics=["sharinghub:processor", "flood"],

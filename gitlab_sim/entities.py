@@ -334,7 +334,7 @@ def tree_entry(project: Project, path: str, kind: str) -> dict[str, Any]:
 
 
 def file_entity(world: World, project: Project, file: RepoFile, ref: str) -> dict[str, Any]:
-    raw = file.content.encode()
+    raw = file.data
     head = commit_sha(world, project)
     return {
         "file_name": file.path.rsplit("/", 1)[-1],

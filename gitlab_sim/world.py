@@ -47,6 +47,8 @@ class User:
     external: bool = False
     bot: bool = False
     created_at: str = "2024-01-01T00:00:00.000Z"
+    # The password of the simulator's sign-in page (OAuth); None: this user cannot sign in.
+    password: str | None = None
 
 
 @dataclass
@@ -59,6 +61,23 @@ class Token:
     expires_at: str | None = None  # ISO date; the token stops working on that day
     revoked: bool = False
     created_at: str = "2024-01-01T00:00:00.000Z"
+    # An OAuth access token: the application (its uid) it was issued to, and when it
+    # stops working (seconds since the epoch; GitLab's OAuth tokens last two hours).
+    oauth_application: str | None = None
+    expires_epoch: float | None = None
+
+
+@dataclass
+class OAuthApplication:
+    """An OAuth application (doc/integration/oauth_provider.md): labstac's sign-in."""
+
+    uid: str
+    secret: str
+    name: str
+    redirect_uris: list[str]
+    scopes: list[str]
+    confidential: bool = True
+    trusted: bool = False  # trusted applications skip the consent page
 
 
 @dataclass
@@ -80,10 +99,20 @@ class RepoFile:
     path: str
     content: str
     lfs_content: str | None = None
+    # A large LFS object the simulator makes up as it sends it (a gigabyte is not kept in
+    # memory): ``lfs_size`` bytes of ``lfs_bytes``.
+    lfs_size: int | None = None
+    # How ``content`` is stored as text: "latin-1" holds binary files (a picture) byte for
+    # byte.
+    encoding: str = "utf-8"
+
+    @property
+    def data(self) -> bytes:
+        return self.content.encode(self.encoding)
 
     @property
     def is_lfs(self) -> bool:
-        return self.lfs_content is not None
+        return self.lfs_content is not None or self.lfs_size is not None
 
 
 @dataclass
@@ -191,6 +220,7 @@ class World:
     # The day expiry dates are compared with; None means the real today (UTC).
     today_override: str | None = None
     instance_url: str = "http://gitlab.example.com"
+    oauth_applications: list[OAuthApplication] = field(default_factory=list)
 
     # ----------------------------------------------------------------- time
 
@@ -443,6 +473,9 @@ class World:
             private_repository_min_level=int(data.get("private_repository_min_level", REPORTER)),
             today_override=data.get("today_override"),
             instance_url=data.get("instance_url", "http://gitlab.example.com"),
+            oauth_applications=[
+                OAuthApplication(**item) for item in data.get("oauth_applications", [])
+            ],
         )
 
     def save(self, path: Path) -> None:

@@ -140,6 +140,18 @@ class Settings(BaseSettings):
     # tell how much the index holds.
     metrics_token: SecretStr | None = None
 
+    # Sign-in with GitLab (an OAuth application of the GitLab, with the redirect URI
+    # {labstac}/auth/callback): unset, the web catalog has no sign-in.
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_scopes: str = "read_api"
+    # The longest a browser session lives, whatever GitLab's refresh tokens allow.
+    session_max_seconds: int = Field(default=12 * 3600, ge=300)
+    # Where item asset hrefs point: labstac's download proxy, or GitLab's own URLs.
+    asset_hrefs: Literal["proxy", "gitlab"] = "proxy"
+    # The built STAC Browser (scripts/web.sh) served at /; unset: the one of this checkout.
+    web_dir: Path | None = None
+
     # MLflow's model registry (docs/mlflow.md): none, no model links in items. Its type says
     # how items link a project's tracking URI: MLflow SharingHub's per-project address
     # ({url}/{project path}/tracking/, SharingHub's default) or one plain MLflow ({url}/).
@@ -166,6 +178,9 @@ class Settings(BaseSettings):
         "metrics_token",
         "mlflow_url",
         "mlflow_token",
+        "oauth_client_id",
+        "oauth_client_secret",
+        "web_dir",
         mode="before",
     )
     @classmethod

@@ -111,11 +111,20 @@ up() {
            \"push_events\": true, \"tag_push_events\": true, \"repository_update_events\": true}" \
       >/dev/null || die "could not register labstac's system hook in the demo GitLab"
     say "demo GitLab on $gitlab, labstac's system hook registered"
+    # Sign-in with GitLab: labstac's OAuth application in the demo GitLab.
+    curl -sf -X POST "$gitlab/-/sim/oauth/applications" -H 'Content-Type: application/json' \
+      -d "{\"name\": \"labstac\", \"redirect_uris\": [\"$api/auth/callback\"],
+           \"scopes\": [\"read_api\", \"read_user\"]}" |
+      "$VENV/bin/python" -c 'import json, sys; a = json.load(sys.stdin); print("LABSTAC_OAUTH_CLIENT_ID=" + a["uid"]); print("LABSTAC_OAUTH_CLIENT_SECRET=" + a["secret"]); print("LABSTAC_OAUTH_SCOPES=\"read_api read_user\"")' \
+      >"$RUN_DIR/oauth.env" || die "could not register labstac's OAuth application in the demo GitLab"
     say "indexing the demo GitLab"
     (set -a; . "$ENV_FILE"; set +a; "$VENV/bin/labstac" reindex) >>"$LOG_DIR/reindex.log" 2>&1 ||
       { tail -20 "$LOG_DIR/reindex.log" >&2; die "labstac reindex failed; see $LOG_DIR/reindex.log"; }
   fi
   if [ "${MLFLOW:-0}" = 1 ]; then mlflow_up; fi
+  scripts/web.sh build
+  # The API signs people in with the demo GitLab's OAuth application.
+  set -a; . "$RUN_DIR/oauth.env"; set +a
   start api "$VENV/bin/labstac" serve
   start worker "$VENV/bin/labstac" worker --concurrency 8
   start beat "$VENV/bin/labstac" beat
@@ -176,6 +185,7 @@ explain() {
   cat <<EOF
 
 labstac is up.
+  web catalog   $api/   (sign in with GitLab as a demo user: the password is <user>-demo-password)
   STAC API      $stac   (OpenAPI page: $stac/api.html)
   demo GitLab   $gitlab/api/v4
   settings      $ENV_FILE

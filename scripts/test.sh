@@ -22,6 +22,13 @@ stop_started() {
 trap stop_started EXIT
 scripts/services.sh up
 scripts/services.sh install-mlflow
+scripts/web.sh build
+# The browser tests drive Debian's Chromium.
+if ! command -v chromium >/dev/null; then
+  echo "test: installing Debian's chromium for the browser tests"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >/dev/null ||
+    { echo "test: chromium is missing and could not be installed (apt-get, as root)" >&2; exit 1; }
+fi
 
 echo "test: ruff"
 "$VENV/bin/ruff" check .

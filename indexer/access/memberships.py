@@ -3,7 +3,8 @@
 The calls, and why (docs/access.md has the figures):
 
 1. ``GET /personal_access_tokens/self`` with the caller's token: the token's scopes and user,
-   whatever its scopes (a ``read_repository`` token cannot call ``/user``).
+   whatever its scopes (a ``read_repository`` token cannot call ``/user``). An OAuth access
+   token (a GitLab sign-in's) is not one: ``GET /oauth/token/info`` says its user and scopes.
 2. ``GET /user`` with the caller's token, when its scopes allow: ``is_admin`` appears only
    when the token really acts as admin (Admin Mode respected by GitLab itself), and
    ``external``. Otherwise ``GET /users/:id`` with labstac's admin token; such a token (only
@@ -24,7 +25,7 @@ import time
 from collections.abc import Sequence
 
 from indexer.access.callers import GUEST, Memberships, Principal, TokenUser
-from indexer.errors import NotFound, Unauthorized
+from indexer.errors import Invalid, NotFound, Unauthorized
 from indexer.gitlab.async_client import GitLabHttp
 from indexer.settings import Settings
 
@@ -43,7 +44,14 @@ class MembershipResolver:
     async def token_user(self, token: str) -> TokenUser:
         """Raises ``Unauthorized`` for a token GitLab refuses (unknown, expired, revoked,
         or a blocked user's)."""
-        info = await self._http.get("/personal_access_tokens/self", token)
+        try:
+            info = await self._http.get("/personal_access_tokens/self", token)
+        except (Unauthorized, NotFound, Invalid):
+            # Not a personal (or project, group) access token (GitLab answers 400, "This
+            # endpoint requires token type to be a personal access token"): an OAuth token,
+            # as a GitLab sign-in gives, says its owner and scopes elsewhere.
+            oauth = await self._http.oauth_token_info(token)
+            info = {"user_id": oauth["resource_owner_id"], "scopes": oauth.get("scope", [])}
         if not info.get("active", True) or info.get("revoked"):
             raise Unauthorized("the GitLab token is not active")
         scopes = frozenset(str(scope) for scope in info.get("scopes", []))

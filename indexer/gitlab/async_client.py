@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from indexer.errors import NotFound, Unauthorized, UpstreamUnavailable
+from indexer.errors import Invalid, NotFound, Unauthorized, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class GitLabHttp:
             timeout=timeout_seconds,
             headers={"User-Agent": "labstac"},
         )
+        self._base = base_url.rstrip("/")
         self._origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
         self._attempts = attempts
         self._observe = observe  # (status or 0 for no answer, seconds) of every call
@@ -49,6 +50,11 @@ class GitLabHttp:
     async def get(self, path: str, token: str, params: dict[str, Any] | None = None) -> Any:
         response = await self._request(path, token, params)
         return response.json()
+
+    async def oauth_token_info(self, token: str) -> Any:
+        """``/oauth/token/info``: an OAuth access token's owner and scopes (doc/api/oauth2.md);
+        ``Unauthorized`` for anything else."""
+        return await self.get(f"{self._base}/oauth/token/info", token)
 
     async def get_pages(
         self, path: str, token: str, params: dict[str, Any] | None = None
@@ -73,8 +79,10 @@ class GitLabHttp:
             self.calls += 1
             started = time.perf_counter()
             try:
+                # Bearer: GitLab takes personal and OAuth access tokens this way (an OAuth
+                # token in PRIVATE-TOKEN is refused).
                 response = await self._client.get(
-                    path, params=params, headers={"PRIVATE-TOKEN": token}
+                    path, params=params, headers={"Authorization": f"Bearer {token}"}
                 )
             except httpx.TransportError as error:
                 self._seen(0, started)
@@ -112,6 +120,8 @@ def _checked(response: httpx.Response) -> httpx.Response:
     status = response.status_code
     if status < 400:
         return response
+    if status == 400:
+        raise Invalid(f"GitLab refused the request to {response.request.url.path} (400)")
     if status == 401:
         raise Unauthorized("the GitLab token is unknown, expired or revoked")
     if status == 404:

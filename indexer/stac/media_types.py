@@ -26,6 +26,7 @@ BY_SUFFIX = {
     ".zarr": "application/vnd+zarr",
     ".nc": "application/netcdf",
     ".geojson": "application/geo+json",
+    ".svg": "image/svg+xml",
     ".json": "application/json",
     ".csv": "text/csv",
     ".md": "text/markdown",

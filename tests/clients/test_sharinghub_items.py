@@ -34,8 +34,8 @@ def links(found: dict[str, Any], rel: str) -> list[dict[str, Any]]:
 
 
 def raw(stack: ClientStack, project_id: int, path: str) -> str:
-    files = f"{stack.sim.url}/api/v4/projects/{project_id}/repository/files"
-    return f"{files}/{path.replace('/', '%2F')}/raw?ref=main&lfs=true"
+    """A repository file's href, as items are served: through labstac's download proxy."""
+    return f"{stack.api.url}/download/projects/{project_id}/files/{path}?ref=main"
 
 
 def test_1_the_preview_asset_is_keyed_by_its_extension_and_the_last_preview_wins(
