@@ -13,11 +13,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from indexer.settings import Settings
+
+if TYPE_CHECKING:
+    from indexer.index.runtime import IndexRuntime
 
 OPENSEARCH_URL = os.environ.get("LABSTAC_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
 REDIS_HOST_URL = os.environ.get("LABSTAC_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -180,3 +184,27 @@ def start_worker(settings: Settings, log_dir: Path, prefix: str = "test") -> Wor
     finally:
         app.close()  # type: ignore[attr-defined]
     return worker
+
+
+def indexed_runtime(settings: Settings) -> IndexRuntime:
+    """An index runtime on these settings, with a full build of the index behind it."""
+    from indexer.index.layout import ensure_index
+    from indexer.index.runtime import IndexRuntime
+
+    runtime = IndexRuntime(settings)
+    ensure_index(runtime.engine, runtime.layout)
+    summary = runtime.rebuild().run()
+    assert summary.swapped and not summary.failed, summary
+    return runtime
+
+
+def drop_indices(prefix: str) -> None:
+    """Every index and template a test made under this index prefix."""
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(hosts=[OPENSEARCH_URL], timeout=30)
+    try:
+        client.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
+        client.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
+    finally:
+        client.close()

@@ -6,6 +6,7 @@ replaces it; a deleted model goes; MLflow down keeps the links and says so in
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,90 +56,93 @@ def run_pass(settings: Settings) -> None:
         app.close()  # type: ignore[attr-defined]
 
 
-def test_registered_models_come_and_go_with_the_registry(
+@pytest.fixture
+def demo_with_mlflow(
     mlflow: MlflowServer,
     make_runtime: Callable[..., IndexRuntime],
     start_api: Callable[..., ApiServer],
     start_worker: Callable[[Settings], WorkerProcess],
+) -> Iterator[Callable[..., tuple[Settings, ApiServer]]]:
+    """The demo GitLab indexed with MLflow links on (settings overrides), its API and a
+    worker."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: Any) -> tuple[Settings, ApiServer]:
+            world = demo_world()
+            sim = stack.enter_context(SimulatorServer(world))
+            fill_gitlab_url(world)
+            runtime = make_runtime(sim, token_name="root-demo", mlflow_url=mlflow.url,
+                                   **overrides)  # fmt: skip
+            assert runtime.rebuild().run().swapped
+            start_worker(runtime.settings)
+            return runtime.settings, start_api(runtime.settings)
+
+        yield make
+
+
+def test_registered_models_come_and_go_with_the_registry(
+    mlflow: MlflowServer, demo_with_mlflow: Callable[..., tuple[Settings, ApiServer]]
 ) -> None:
-    world = demo_world()
-    with SimulatorServer(world) as sim:
-        fill_gitlab_url(world)
-        runtime = make_runtime(sim, token_name="root-demo", mlflow_url=mlflow.url,
-                               mlflow_type="mlflow")  # fmt: skip
-        settings = runtime.settings
-        assert runtime.rebuild().run().swapped
-        api = start_api(settings)
-        start_worker(settings)
+    settings, api = demo_with_mlflow(mlflow_type="mlflow")
 
-        # Before any model: the tracking URI only (SharingHub links it for every project
-        # of a category with MLflow enabled); a dataset has none.
-        before = item(api)
-        assert [ln for ln in before["links"] if ln["rel"] == "mlflow:tracking-uri"] == [
-            {"rel": "mlflow:tracking-uri", "href": f"{mlflow.url}/",
-             "title": "MLflow - Tracking URI"}
-        ]  # fmt: skip
-        assert model_links(before) == []
+    # Before any model: the tracking URI only (SharingHub links it for every project
+    # of a category with MLflow enabled).
+    before = item(api)
+    assert [ln for ln in before["links"] if ln["rel"] == "mlflow:tracking-uri"] == [
+        {"rel": "mlflow:tracking-uri", "href": f"{mlflow.url}/",
+         "title": "MLflow - Tracking URI"}
+    ]  # fmt: skip
+    assert model_links(before) == []
 
-        run_id = mlflow.log_model("Flood UNet (1)", FLOOD)
-        mlflow.log_model("Someone else's model", "elsewhere")  # no project: not linked
-        run_pass(settings)
-        wait_until(lambda: len(model_links(item(api))) == 1, 60, "the model's link")
-        found = item(api)
-        page = f"{mlflow.url}/#/models/Flood%20UNet%20%281%29/versions/1"
-        assert model_links(found) == [{
-            "rel": "mlflow:model", "href": page,
-            "title": "Flood UNet v1", "mlflow:uri": "models:/Flood UNet (1)/1",
-        }]  # fmt: skip
-        asset = found["assets"]["flood-unet-v1.pkl"]
-        assert asset["title"] == "Flood UNet v1" and asset["roles"] == ["data"]
-        query = parse_qs(urlsplit(asset["href"]).query)
-        assert query == {"path": ["model/model.pkl"], "run_uuid": [run_id]}
-        # The asset is the model file MLflow serves.
-        served = httpx.get(asset["href"], timeout=30)
-        stored = next((mlflow.root / "artifacts").rglob(f"{run_id}/artifacts/model/model.pkl"))
-        assert served.status_code == 200 and served.content == stored.read_bytes()
+    run_id = mlflow.log_model("Flood UNet (1)", FLOOD)
+    mlflow.log_model("Someone else's model", "elsewhere")  # no project: not linked
+    run_pass(settings)
+    wait_until(lambda: len(model_links(item(api))) == 1, 60, "the model's link")
+    found = item(api)
+    page = f"{mlflow.url}/#/models/Flood%20UNet%20%281%29/versions/1"
+    assert model_links(found) == [{
+        "rel": "mlflow:model", "href": page,
+        "title": "Flood UNet v1", "mlflow:uri": "models:/Flood UNet (1)/1",
+    }]  # fmt: skip
+    asset = found["assets"]["flood-unet-v1.pkl"]
+    assert asset["title"] == "Flood UNet v1" and asset["roles"] == ["data"]
+    query = parse_qs(urlsplit(asset["href"]).query)
+    assert query == {"path": ["model/model.pkl"], "run_uuid": [run_id]}
+    # The asset is the model file MLflow serves.
+    served = httpx.get(asset["href"], timeout=30)
+    stored = next((mlflow.root / "artifacts").rglob(f"{run_id}/artifacts/model/model.pkl"))
+    assert served.status_code == 200 and served.content == stored.read_bytes()
 
-        # A new version replaces the old one.
-        mlflow.log_model("Flood UNet (1)", FLOOD, weight=2.0)
-        run_pass(settings)
-        wait_until(lambda: [ln["title"] for ln in model_links(item(api))] == ["Flood UNet v2"],
-                   60, "the new version")  # fmt: skip
-        assert "flood-unet-v2.pkl" in item(api)["assets"]
-        assert "flood-unet-v1.pkl" not in item(api)["assets"]
+    # A new version replaces the old one.
+    mlflow.log_model("Flood UNet (1)", FLOOD, weight=2.0)
+    run_pass(settings)
+    wait_until(lambda: [ln["title"] for ln in model_links(item(api))] == ["Flood UNet v2"],
+               60, "the new version")  # fmt: skip
+    assert "flood-unet-v2.pkl" in item(api)["assets"]
+    assert "flood-unet-v1.pkl" not in item(api)["assets"]
 
-        # MLflow down: the pass fails, the item keeps its links, and status says so.
-        mlflow.stop()
-        run_pass(settings)
-        wait_until(lambda: "FAILED" in status_line(settings), 60, "the failed pass")
-        assert [ln["title"] for ln in model_links(item(api))] == ["Flood UNet v2"]
+    # MLflow down: the pass fails, the item keeps its links, and status says so.
+    mlflow.stop()
+    run_pass(settings)
+    wait_until(lambda: "FAILED" in status_line(settings), 60, "the failed pass")
+    assert [ln["title"] for ln in model_links(item(api))] == ["Flood UNet v2"]
 
 
 def test_a_deleted_model_leaves_the_item(
-    mlflow: MlflowServer,
-    make_runtime: Callable[..., IndexRuntime],
-    start_api: Callable[..., ApiServer],
-    start_worker: Callable[[Settings], WorkerProcess],
+    mlflow: MlflowServer, demo_with_mlflow: Callable[..., tuple[Settings, ApiServer]]
 ) -> None:
-    world = demo_world()
-    with SimulatorServer(world) as sim:
-        fill_gitlab_url(world)
-        runtime = make_runtime(sim, token_name="root-demo", mlflow_url=mlflow.url)
-        settings = runtime.settings
-        assert runtime.rebuild().run().swapped
-        api = start_api(settings)
-        start_worker(settings)
-        mlflow.log_model("Flood UNet (1)", FLOOD)
-        run_pass(settings)
-        wait_until(lambda: len(model_links(item(api))) == 1, 60, "the model's link")
-        # MLflow SharingHub's own addresses: one tracking URI per project.
-        tracking = f"{mlflow.url}/{FLOOD}/tracking/"
-        assert model_links(item(api))[0]["href"].startswith(f"{tracking}#/models/")
-        assert "1 model(s) of 1 project(s)" in status_line(settings)
-        mlflow.delete_model("Flood UNet (1)")
-        run_pass(settings)
-        wait_until(lambda: model_links(item(api)) == [], 60, "the link to go")
-        assert not any(key.startswith("flood-unet") for key in item(api)["assets"])
+    settings, api = demo_with_mlflow()
+    mlflow.log_model("Flood UNet (1)", FLOOD)
+    run_pass(settings)
+    wait_until(lambda: len(model_links(item(api))) == 1, 60, "the model's link")
+    # MLflow SharingHub's own addresses: one tracking URI per project.
+    tracking = f"{mlflow.url}/{FLOOD}/tracking/"
+    assert model_links(item(api))[0]["href"].startswith(f"{tracking}#/models/")
+    assert "1 model(s) of 1 project(s)" in status_line(settings)
+    mlflow.delete_model("Flood UNet (1)")
+    run_pass(settings)
+    wait_until(lambda: model_links(item(api)) == [], 60, "the link to go")
+    assert not any(key.startswith("flood-unet") for key in item(api)["assets"])
 
 
 def status_line(settings: Settings) -> str:

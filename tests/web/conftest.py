@@ -6,14 +6,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from opensearchpy import OpenSearch
-from support import OPENSEARCH_URL, make_settings, start_api, stop_process
+from support import drop_indices, indexed_runtime, make_settings, start_api, stop_process
 from web_stack import WebStack, add_web_fixtures
 
 from gitlab_sim.demo import TOKENS, demo_world, fill_gitlab_url
 from gitlab_sim.server import SimulatorServer
-from indexer.index.layout import ensure_index
-from indexer.index.runtime import IndexRuntime
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +24,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         oauth_client_id=application.uid, oauth_client_secret=application.secret,
         oauth_scopes="read_api read_user",
     )  # fmt: skip
-    runtime = IndexRuntime(settings)
-    ensure_index(runtime.engine, runtime.layout)
-    assert runtime.rebuild().run().swapped
+    runtime = indexed_runtime(settings)
     api = start_api(settings, tmp_path_factory.mktemp("web"))
     application.redirect_uris.append(f"{api.url}/auth/callback")
     yield WebStack(world, sim, api, application)
     stop_process(api.process)
     sim.stop()
     runtime.close()
-    client = OpenSearch(hosts=[OPENSEARCH_URL], timeout=30)
-    client.indices.delete(index=f"{settings.index_prefix}-items-v*", ignore_unavailable=True)
-    client.indices.delete_index_template(name=f"{settings.index_prefix}-items", ignore=[404])
-    client.close()
+    drop_indices(settings.index_prefix)
