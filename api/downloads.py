@@ -223,4 +223,28 @@ def proxied(item: dict[str, Any], gitlab_url: str, site: str) -> dict[str, Any]:
               else asset for key, asset in (item.get("assets") or {}).items()}  # fmt: skip
     links = [{**link, "href": rewrite(link.get("href"))} if isinstance(link, dict) else link
              for link in item.get("links", [])]  # fmt: skip
-    return {**item, "assets": assets, "links": links}
+    return {**item, "assets": assets, "links": links,
+            "properties": _description_images(item, links, site)}  # fmt: skip
+
+
+def _description_images(item: dict[str, Any], links: list[Any], site: str) -> dict[str, Any]:
+    """The README's images in the description (GitLab's web ``-/raw/<branch>/<path>``
+    URLs, which a browser signed out of GitLab cannot read for a private project) through
+    this proxy too."""
+    properties = item.get("properties")
+    if not isinstance(properties, dict):
+        return properties  # type: ignore[return-value]
+    text, project_id = properties.get("description"), properties.get("sharinghub:id")
+    branch = properties.get("sharinghub:default-branch")
+    web = next((ln.get("href") for ln in links
+                if isinstance(ln, dict) and ln.get("rel") == "via"), None)  # fmt: skip
+    if not (isinstance(text, str) and isinstance(web, str) and isinstance(project_id, int)
+            and isinstance(branch, str)):  # fmt: skip
+        return properties
+    prefix = f"{web}/-/raw/{quote(branch, safe='')}/"
+    if prefix not in text:
+        return properties
+    files = f"{site}/download/projects/{project_id}/files/"
+    ref = f"?ref={quote(branch, safe='')}"
+    found = re.compile(re.escape(prefix) + r"([^\s()<>\"']+)")
+    return {**properties, "description": found.sub(lambda m: f"{files}{m.group(1)}{ref}", text)}

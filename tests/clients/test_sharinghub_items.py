@@ -133,8 +133,9 @@ def test_descriptions_drop_the_repeated_title_and_resolve_relative_references(
     web = f"{stack.sim.url}/eo-lab/coastline-model"
     assert not description.startswith("# Coastline model")
     assert f"[the model card]({web}/-/blob/main/docs/card.md)" in description
-    assert f"![diagram]({web}/-/raw/main/docs/diagram.svg)" in description
-    assert f"![preview]({web}/-/raw/main/.gitlab/preview.png)" in description
+    # Images, as served: through labstac's download proxy, like the assets.
+    assert f"![diagram]({raw(stack, 100, 'docs/diagram.svg')})" in description
+    assert f"![preview]({raw(stack, 100, '.gitlab/preview.png')})" in description
 
 
 def test_every_item_of_the_demo_world_validates_offline(stack: ClientStack) -> None:

@@ -84,6 +84,9 @@ def test_sign_in_browse_a_private_item_download_and_sign_out(
     expect(thumbnail.first).to_be_visible()
     drawn = thumbnail.first.evaluate("image => image.complete && image.naturalWidth > 0")
     assert drawn, "the private thumbnail did not render"
+    in_text = page.locator("img[alt='preview']").first  # the README's own picture
+    expect(in_text).to_be_visible()
+    assert in_text.evaluate("image => image.complete && image.naturalWidth > 0")
     shot(page, "6-private-item-signed-in")
 
     # Its private LFS asset, downloaded through labstac with the session.
