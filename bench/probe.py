@@ -127,7 +127,7 @@ def main() -> int:
         sim.terminate()
         sim.wait(10)
         runtime.close()
-        engine = OpenSearch(hosts=[str(settings.opensearch_url)])
+        engine = OpenSearch(hosts=[str(url) for url in settings.opensearch_url])
         engine.indices.delete(index=f"{prefix}-items-v*", ignore_unavailable=True)
         engine.indices.delete_index_template(name=f"{prefix}-items", ignore=[404])
 

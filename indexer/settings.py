@@ -95,8 +95,14 @@ class Settings(BaseSettings):
     glob_max_chars: int = Field(default=256, ge=16)
     item_max_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
 
-    # Search engine.
-    opensearch_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9200")
+    # Search engine: one node's address, or several nodes' (comma-separated, one scheme),
+    # which the client spreads requests over and retries on.
+    opensearch_url: Annotated[list[AnyHttpUrl], NoDecode] = Field(
+        default_factory=lambda: [AnyHttpUrl("http://127.0.0.1:9200")], min_length=1
+    )
+    # Ask the cluster for its nodes and talk to them directly: only where every node's
+    # published address is reachable (not behind a load balancer or a Kubernetes Service).
+    opensearch_sniff: bool = False
     opensearch_username: str | None = None
     opensearch_password: SecretStr | None = None
     opensearch_verify_certs: bool = True
@@ -105,6 +111,10 @@ class Settings(BaseSettings):
     # Connections each process keeps to the engine: at least the reindex's writer threads.
     opensearch_pool_size: int = Field(default=16, ge=1, le=256)
     index_prefix: str = Field(default="labstac", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    # Shards of each index version (set when a version is built: a change takes a
+    # reindex), and replicas of each shard (applied to the live index at start too).
+    index_shards: int = Field(default=1, ge=1, le=1024)
+    index_replicas: int = Field(default=0, ge=0, le=16)
 
     # Broker, caches and the event counter.
     redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
@@ -192,6 +202,20 @@ class Settings(BaseSettings):
     @classmethod
     def _level_from_text(cls, value: object) -> object:
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    @field_validator("opensearch_url", mode="before")
+    @classmethod
+    def _several_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return [value] if not isinstance(value, list) else value
+
+    @field_validator("opensearch_url")
+    @classmethod
+    def _one_scheme(cls, value: list[AnyHttpUrl]) -> list[AnyHttpUrl]:
+        if len({url.scheme for url in value}) > 1:
+            raise ValueError("all the engine's addresses must use the same scheme")
+        return value
 
     @field_validator("cors_origins", "forwarded_allow_ips", "webhook_secrets", mode="before")
     @classmethod

@@ -101,15 +101,20 @@ def client_options(
     settings: Settings, serializer: OrjsonSerializer | None = None
 ) -> dict[str, Any]:
     """Connection options shared by every client labstac builds (async or not)."""
-    url = settings.opensearch_url
+    urls = settings.opensearch_url
     options: dict[str, Any] = {
-        "hosts": [str(url)],
+        # Several nodes: requests go round the live ones; a node that fails is set aside
+        # for a while and the request retried on another (max_retries).
+        "hosts": [str(url) for url in urls],
         "timeout": settings.opensearch_timeout_seconds,
-        "max_retries": 2,
+        "max_retries": 2 + len(urls) - 1,
         "retry_on_timeout": True,
         "serializer": serializer or OrjsonSerializer(),
     }
-    if url.scheme == "https":
+    if settings.opensearch_sniff:
+        options.update(sniff_on_start=True, sniff_on_connection_fail=True,
+                       sniffer_timeout=60)  # fmt: skip
+    if str(urls[0]).startswith("https://"):
         options["use_ssl"] = True
         options["verify_certs"] = settings.opensearch_verify_certs
         if settings.opensearch_ca_certs is not None:
@@ -223,6 +228,18 @@ class IndexEngine:
     def create_index(self, name: str) -> None:
         with _translated():
             self._client.indices.create(index=name)
+
+    def set_replicas(self, name: str, replicas: int) -> None:
+        with _translated():
+            current: dict[str, Any] = self._client.indices.get_settings(
+                index=name, name="index.number_of_replicas"
+            )
+            found = [entry.get("settings", {}) for entry in current.values()]
+            now = found[0].get("index", {}).get("number_of_replicas") if found else None
+            if str(now) != str(replicas):
+                self._client.indices.put_settings(
+                    index=name, body={"index": {"number_of_replicas": replicas}}
+                )
 
     def add_mappings(self, name: str, mappings: dict[str, Any]) -> bool:
         """Put ``mappings`` onto an existing index: new fields are added in place; False when

@@ -23,6 +23,8 @@ _VERSION = re.compile(r"-v(\d+)$")
 @dataclass(frozen=True)
 class IndexLayout:
     prefix: str
+    shards: int = 1
+    replicas: int = 0
 
     @property
     def read_alias(self) -> str:
@@ -50,7 +52,13 @@ class IndexLayout:
 
 
 def ensure_template(engine: IndexEngine, layout: IndexLayout) -> None:
-    engine.put_template(f"{layout.prefix}-items", [layout.pattern], mappings.load("items"))
+    """The template every index version is created from, with the layout's shards and
+    replicas (a reindex builds the next version with them)."""
+    body = mappings.load("items")
+    body["settings"]["index"].update(
+        number_of_shards=layout.shards, number_of_replicas=layout.replicas
+    )
+    engine.put_template(f"{layout.prefix}-items", [layout.pattern], body)
 
 
 def next_index_name(engine: IndexEngine, layout: IndexLayout) -> str:
@@ -71,6 +79,8 @@ def ensure_index(engine: IndexEngine, layout: IndexLayout) -> str:
                 "the live index's mapping differs from this version's: run labstac reindex",
                 extra={"index": live[0]},
             )
+        # Replicas may change on a live index (shards only with a reindex).
+        engine.set_replicas(live[0], layout.replicas)
         return live[0]
     name = next_index_name(engine, layout)
     engine.create_index(name)

@@ -56,7 +56,8 @@ class IndexRuntime:
 
     @cached_property
     def layout(self) -> IndexLayout:
-        return IndexLayout(self.settings.index_prefix)
+        settings = self.settings
+        return IndexLayout(settings.index_prefix, settings.index_shards, settings.index_replicas)
 
     def reader(
         self, groups: dict[int, GroupInfo] | None = None, deadline: float | None = None

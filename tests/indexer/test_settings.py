@@ -25,7 +25,7 @@ def test_defaults_need_only_the_gitlab_url(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("LABSTAC_GITLAB_URL", "https://gitlab.example.com")
     settings = load_settings()
     assert str(settings.gitlab_url) == "https://gitlab.example.com/"
-    assert str(settings.opensearch_url) == "http://127.0.0.1:9200/"
+    assert [str(url) for url in settings.opensearch_url] == ["http://127.0.0.1:9200/"]
     assert settings.redis_url_str == "redis://127.0.0.1:6379/0"
     assert settings.stac_root == "/api/v1/stac"
     assert settings.webhook_secrets == []
@@ -43,6 +43,10 @@ def test_missing_required_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> 
         ("LABSTAC_PORT", "eighty"),
         ("LABSTAC_PORT", "70000"),
         ("LABSTAC_OPENSEARCH_URL", "not a url"),
+        ("LABSTAC_OPENSEARCH_URL", "http://node-1:9200,https://node-2:9200"),
+        ("LABSTAC_OPENSEARCH_URL", ",,"),
+        ("LABSTAC_INDEX_SHARDS", "0"),
+        ("LABSTAC_INDEX_REPLICAS", "-1"),
         ("LABSTAC_REDIS_URL", "http://127.0.0.1:6379"),
         ("LABSTAC_STAC_ROOT", "api/v1/stac/"),
         ("LABSTAC_LOG_LEVEL", "LOUD"),
@@ -134,3 +138,13 @@ def test_minimum_access_level_is_one_of_gitlabs_roles(monkeypatch: pytest.Monkey
     monkeypatch.setenv("LABSTAC_MIN_ACCESS_LEVEL", "25")
     with pytest.raises(SettingsInvalid, match=r"^LABSTAC_MIN_ACCESS_LEVEL is invalid"):
         load_settings()
+
+
+def test_several_engine_nodes_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABSTAC_GITLAB_URL", "https://gitlab.example.com")
+    monkeypatch.setenv("LABSTAC_OPENSEARCH_URL", "https://node-1:9200, https://node-2:9200")
+    monkeypatch.setenv("LABSTAC_INDEX_SHARDS", "3")
+    monkeypatch.setenv("LABSTAC_INDEX_REPLICAS", "1")
+    settings = load_settings()
+    assert [url.host for url in settings.opensearch_url] == ["node-1", "node-2"]
+    assert (settings.index_shards, settings.index_replicas) == (3, 1)

@@ -165,7 +165,7 @@ def test_the_index_survives_a_chaos_run(
         runtime.rebuild().run()
         behind = runtime.settings.model_copy(update={
             "redis_url": f"redis://127.0.0.1:{redis_proxy.port}/{REDIS_TEST_DB}",
-            "opensearch_url": f"http://127.0.0.1:{engine_proxy.port}",
+            "opensearch_url": [f"http://127.0.0.1:{engine_proxy.port}"],
         })  # fmt: skip
         api = start_api(behind)
         hosts = [start_worker(behind), start_worker(behind)]

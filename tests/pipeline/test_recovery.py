@@ -211,7 +211,7 @@ def test_a_reindex_failing_on_the_engine_leaves_nothing_behind(
 ) -> None:
     stack = make_stack()
     through_proxy = stack.settings.model_copy(
-        update={"opensearch_url": f"http://127.0.0.1:{opensearch_proxy.port}"}
+        update={"opensearch_url": [f"http://127.0.0.1:{opensearch_proxy.port}"]}
     )
     stack.sim.faults.update({"latency_ms": 300})  # the rebuild takes a while
 
@@ -329,7 +329,7 @@ def test_a_retry_that_cannot_be_published_is_never_dropped(
     stack = make_stack(worker=False)
     through = stack.settings.model_copy(update={
         "redis_url": f"redis://127.0.0.1:{redis_proxy.port}/{REDIS_TEST_DB}",
-        "opensearch_url": f"http://127.0.0.1:{opensearch_proxy.port}",
+        "opensearch_url": [f"http://127.0.0.1:{opensearch_proxy.port}"],
     })  # fmt: skip
     stack.worker = stack.start_worker(through)
     stack.sim.faults.update({"latency_ms": 1500})
