@@ -7,12 +7,14 @@ silently anonymous."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 
 from api.sessions import COOKIE, Session, Sessions
 from indexer.access.cache import CachedPrincipals
 from indexer.access.callers import Principal
+from indexer.access.filter import AccessFilters
 from indexer.errors import TooManyRequests, Unauthorized
 
 # GitLab's tokens (personal, project, group, OAuth) are short runs of printable ASCII. Any
@@ -35,6 +37,12 @@ def token_of(request: Request) -> str | None:
     if token is not None and not _TOKEN.match(token):
         raise Unauthorized("the token is not a GitLab token")
     return token
+
+
+async def access_of(request: Request) -> dict[str, Any]:
+    """The access filter of the request's caller: the clause every query of it carries."""
+    filters: AccessFilters = request.app.state.access_filters
+    return filters.for_principal(await principal_of(request))
 
 
 async def session_of(request: Request) -> Session | None:

@@ -30,8 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.auth import caller_token, principal_of
-from indexer.access.filter import AccessFilters
+from api.auth import access_of, caller_token
 from indexer.errors import Invalid, NotFound, UpstreamUnavailable
 from indexer.search.request import project_body
 
@@ -63,9 +62,8 @@ def downloads_client(timeout_seconds: float) -> httpx.AsyncClient:
 
 
 async def _visible(request: Request, project_id: int) -> None:
-    filters: AccessFilters = request.app.state.access_filters
-    access = filters.for_principal(await principal_of(request))
-    body = {**project_body(str(project_id), access), "size": 1, "_source": False}
+    body = {**project_body(str(project_id), await access_of(request)), "size": 1,
+            "_source": False}  # fmt: skip
     result = await request.app.state.engine.search(request.app.state.read_alias, body)
     if not result["hits"]["hits"]:
         raise NotFound(f"no project {project_id}")

@@ -20,10 +20,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import principal_of
+from api.auth import access_of, principal_of
 from api.json_response import JSONResponse
 from api.stac_params import refuse_unknown
-from indexer.access.filter import AccessFilters
 from indexer.access.levels import sharinghub_level
 from indexer.errors import Invalid, NotFound, Unauthorized
 from indexer.search.request import project_body
@@ -47,9 +46,7 @@ async def check(request: Request) -> Response:
     if not target or len(target) > MAX_TARGET:
         raise Invalid("name a project by its id or its full path")
     info = _flag(request, "info")
-    principal = await principal_of(request)
-    filters: AccessFilters = request.app.state.access_filters
-    body = project_body(target, filters.for_principal(principal))
+    body = project_body(target, await access_of(request))
     result = await request.app.state.engine.search(request.app.state.read_alias, body)
     hits = [hit.get("_source") or {} for hit in result["hits"]["hits"]]
     if not hits:
@@ -63,7 +60,7 @@ async def check(request: Request) -> Response:
             "id": labstac.get("project_id", first["_acl"].get("project_id")),
             "name": labstac.get("name") or (first.get("properties") or {}).get("title"),
             "path": first.get("id"),
-            "access_level": sharinghub_level(principal, first["_acl"]),
+            "access_level": sharinghub_level(await principal_of(request), first["_acl"]),
             "categories": sorted({str(hit.get("collection")) for hit in hits}),
         }
     )

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.auth import principal_of
+from api.auth import access_of
 from api.collection_search import COLLECTION_SEARCH_PARAMETERS, matches, parse_collection_search
 from api.downloads import proxied
 from api.json_response import JSONResponse
@@ -27,12 +27,10 @@ from api.stac_links import (
     item_links,
     item_url,
     link,
-    site_base,
     stac_base,
     with_query,
 )
 from api.stac_params import ITEMS_PARAMETERS, SEARCH_PARAMETERS, parse_search
-from indexer.access.filter import AccessFilters
 from indexer.errors import Invalid, NotFound
 from indexer.search.limits import SearchLimits
 from indexer.search.request import (
@@ -84,11 +82,6 @@ CONFORMANCE = [
 
 def geojson(body: dict[str, Any], status: int = 200) -> Response:
     return JSONResponse(body, status_code=status, media_type=GEOJSON)
-
-
-async def _access(request: Request) -> dict[str, Any]:
-    filters: AccessFilters = request.app.state.access_filters
-    return filters.for_principal(await principal_of(request))
 
 
 def _catalog(request: Request) -> Catalog:
@@ -151,7 +144,7 @@ async def _extents(request: Request, categories: list[Category]) -> dict[str, di
     """Per collection id, the extent aggregations of what the caller may see (absent for a
     collection with no such item)."""
     engine = request.app.state.engine
-    body = extent_body([c.id for c in categories], await _access(request))
+    body = extent_body([c.id for c in categories], await access_of(request))
     result = await engine.search(request.app.state.read_alias, body)
     buckets = result.get("aggregations", {}).get("by_collection", {}).get("buckets", [])
     return {bucket["key"]: bucket for bucket in buckets}
@@ -266,7 +259,7 @@ async def _page(request: Request, search: SearchRequest) -> tuple[dict[str, Any]
     unknown = [c for c in search.collections if _catalog(request).by_id(c) is None]
     if unknown:
         raise Invalid(f"unknown collection(s): {', '.join(unknown)}")
-    body = search_body(search, await _access(request))
+    body = search_body(search, await access_of(request))
     result = await request.app.state.engine.search(request.app.state.read_alias, body)
     page_of = page_hits(search, result["hits"]["hits"])
     base = stac_base(request)
@@ -310,7 +303,8 @@ def _feature(
         item = {**item, "links": item_links(base, item)}
         settings = request.app.state.settings
         if settings.asset_hrefs == "proxy":
-            item = proxied(item, str(settings.gitlab_url).rstrip("/"), site_base(request))
+            site = base.removesuffix(settings.stac_root)  # base is the site's plus the root
+            item = proxied(item, str(settings.gitlab_url).rstrip("/"), site)
         return search.fields.apply(item) if search.fields else item
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         request.app.state.metrics.documents_skipped.inc()
@@ -356,7 +350,7 @@ async def collection_items(request: Request) -> Response:
 async def collection_item(request: Request) -> Response:
     category = _category(request)
     item_id = request.path_params["item_id"]
-    access = await _access(request)
+    access = await access_of(request)
     engine, alias = request.app.state.engine, request.app.state.read_alias
     for field in ("id", "previous_ids"):
         body = item_body(category.id, field, item_id, access)
@@ -381,7 +375,7 @@ async def queryables(request: Request) -> Response:
     (in this collection, if one is named) use."""
     base = stac_base(request)
     collection_id = request.path_params.get("collection_id")
-    scope = [await _access(request)]
+    scope = [await access_of(request)]
     if collection_id is not None:
         _category(request)
         scope.append({"term": {"collection": collection_id}})
