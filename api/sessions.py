@@ -26,7 +26,7 @@ with warnings.catch_warnings():
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from indexer.errors import UpstreamUnavailable
+from indexer.redis_client import translate
 from indexer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,13 +88,9 @@ class Sessions:
         expire; None when there is none (expired, signed out, refused by GitLab)."""
         if not session_id or len(session_id) > 100:
             return None
-        try:
-            raw = await self._redis.get(_key(session_id))
-        except RedisError as error:
-            raise UpstreamUnavailable("redis", "not reachable") from error
-        if raw is None:
+        session = await self._read(session_id)
+        if session is None:
             return None
-        session = Session(**json.loads(raw))
         if session.expires_at - time.time() > REFRESH_MARGIN_SECONDS:
             return session
         return await self._refreshed(session_id, session)
@@ -111,7 +107,7 @@ class Sessions:
         try:
             mine = await self._redis.set(lock, "1", nx=True, px=REFRESH_LOCK_MS)
         except RedisError as error:
-            raise UpstreamUnavailable("redis", "not reachable") from error
+            raise translate(error) from error
         if not mine:
             return await self._refreshed_by_another(session_id, session)
         client = oauth_client(self._settings)
@@ -129,7 +125,10 @@ class Sessions:
             return session if session.expires_at > time.time() else None
         finally:
             await client.aclose()
-            await self._redis.delete(lock)
+            try:
+                await self._redis.delete(lock)
+            except RedisError as error:
+                raise translate(error) from error
         session.access_token = str(token["access_token"])
         session.refresh_token = token.get("refresh_token") or session.refresh_token
         session.expires_at = time.time() + float(token.get("expires_in") or 7200)
@@ -139,22 +138,25 @@ class Sessions:
     async def _refreshed_by_another(self, session_id: str, session: Session) -> Session | None:
         for _ in range(REFRESH_LOCK_MS // 100):
             await asyncio.sleep(0.1)
-            try:
-                raw = await self._redis.get(_key(session_id))
-            except RedisError as error:
-                raise UpstreamUnavailable("redis", "not reachable") from error
-            if raw is None:
+            current = await self._read(session_id)
+            if current is None:
                 return None  # the refresh was refused: signed out
-            current = Session(**json.loads(raw))
             if current.access_token != session.access_token:
                 return current
         return session if session.expires_at > time.time() else None
+
+    async def _read(self, session_id: str) -> Session | None:
+        try:
+            raw = await self._redis.get(_key(session_id))
+        except RedisError as error:
+            raise translate(error) from error
+        return Session(**json.loads(raw)) if raw else None
 
     async def delete(self, session_id: str) -> Session | None:
         try:
             raw = await self._redis.getdel(_key(session_id))
         except RedisError as error:
-            raise UpstreamUnavailable("redis", "not reachable") from error
+            raise translate(error) from error
         return Session(**json.loads(raw)) if raw else None
 
     async def _store(self, session_id: str, session: Session) -> None:
@@ -168,4 +170,4 @@ class Sessions:
             await self._redis.set(_key(session_id), json.dumps(asdict(session)),
                                   ex=max(1, int(lifetime)))  # fmt: skip
         except RedisError as error:
-            raise UpstreamUnavailable("redis", "not reachable") from error
+            raise translate(error) from error

@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from api.sessions import COOKIE, Sessions, oauth_client
 from api.stac_links import site_base
 from indexer.errors import Invalid, NotFound, UpstreamUnavailable
+from indexer.redis_client import translate
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ async def login(request: Request) -> Response:
         await request.app.state.redis.set(f"labstac:oauth-state:{state}", json.dumps(pending),
                                           ex=STATE_SECONDS)  # fmt: skip
     except RedisError as error:
-        raise UpstreamUnavailable("redis", "not reachable") from error
+        raise translate(error) from error
     client = oauth_client(settings, _callback_url(request))
     try:
         url, _ = client.create_authorization_url(
@@ -84,7 +85,7 @@ async def callback(request: Request) -> Response:
     try:
         raw = await request.app.state.redis.getdel(f"labstac:oauth-state:{state[:100]}")
     except RedisError as error:
-        raise UpstreamUnavailable("redis", "not reachable") from error
+        raise translate(error) from error
     if raw is None:
         raise Invalid("this sign-in expired or was already used: sign in again")
     pending = json.loads(raw)
