@@ -240,6 +240,41 @@ def _mlflow_line(last: dict[str, Any] | None) -> str:
 
 
 @main.command()
+def migrate() -> None:
+    """Put this version's index template, live index and new mapping fields in place, and
+    the replicas setting on the live index. Run it before the new version's processes
+    start (the Helm chart's pre-install and pre-upgrade Job does); they do it too, lazily.
+    Exits 1 when the engine cannot be reached or refuses.
+
+    \b
+    Example:
+      labstac migrate
+    """
+    import mappings
+    from indexer.index.layout import ensure_index
+    from indexer.index.runtime import IndexRuntime
+
+    settings = _settings()
+    runtime = IndexRuntime(settings)
+    try:
+        live = ensure_index(runtime.engine, runtime.layout)
+        # ensure_index only warns when the mapping cannot be brought in place: say it here.
+        current = runtime.engine.add_mappings(live, mappings.load("items")["mappings"])
+    except LabstacError as error:
+        click.echo(f"labstac: migrate failed: {error.description}", err=True)
+        sys.exit(1)
+    finally:
+        runtime.close()
+    layout = runtime.layout
+    click.echo(f"live index {live} behind {layout.read_alias} and {layout.write_alias}")
+    click.echo(
+        f"template {layout.prefix}-items: {layout.shards} shard(s), {layout.replicas} replica(s)"
+    )
+    stale = "mapping: a field changed type; searches go on, labstac reindex brings it"
+    click.echo("mapping: current" if current else stale)
+
+
+@main.command()
 @click.option("--concurrency", default=8, show_default=True, help="Projects read at once.")
 def reindex(concurrency: int) -> None:
     """Rebuild the whole index from GitLab into a new version, then swap it in.

@@ -4,13 +4,14 @@ several engine addresses work as one."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from opensearchpy import OpenSearch
-from support import OPENSEARCH_URL, ApiServer
+from support import LABSTAC_BIN, OPENSEARCH_URL, ApiServer, free_port, settings_env
 
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
@@ -49,3 +50,29 @@ def test_shards_and_replicas_follow_the_settings(
         found = httpx.get(f"{api.url}/api/v1/stac/search", headers={"PRIVATE-TOKEN": admin},
                           timeout=30).json()  # fmt: skip
         assert found["numberMatched"] > 0
+
+
+def test_migrate_puts_the_index_in_place_before_anything_runs(
+    make_runtime: Callable[..., IndexRuntime], opensearch_client: OpenSearch
+) -> None:
+    """`labstac migrate` (the Helm chart's pre-upgrade Job): a fresh install gets its live
+    index; a second run changes nothing; an engine that cannot be reached fails the Job."""
+    world = generate(seed=6, users=3, groups=2, projects=3)
+    with SimulatorServer(world) as sim:
+        runtime = make_runtime(sim, token_name="admin-mode", index_replicas=0)
+        env = settings_env(runtime.settings)
+        labstac = [LABSTAC_BIN, "migrate"]
+        first = subprocess.run(labstac, env=env, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stderr
+        live = opensearch_client.indices.get_alias(name=runtime.layout.read_alias)
+        assert list(live) == [runtime.layout.index_name(1)]
+        assert "mapping: current" in first.stdout
+        again = subprocess.run(labstac, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert list(opensearch_client.indices.get_alias(name=runtime.layout.read_alias)) == list(
+            live
+        )
+        away = dict(env, LABSTAC_OPENSEARCH_URL=f"http://127.0.0.1:{free_port()}")
+        down = subprocess.run(labstac, env=away, capture_output=True, text=True, timeout=120)
+        assert down.returncode == 1
+        assert "migrate failed" in down.stderr
