@@ -62,6 +62,20 @@ class TextFormatter(logging.Formatter):
         return "\n".join(f"    | {line.translate(_CONTROLS)}" for line in text.splitlines())
 
 
+class _ErrorWithoutTraceback(logging.Filter):
+    """opensearch-py warns with a whole traceback for every call to a node that failed,
+    though it retries on another node: a node's death would fill the log with them. The
+    error's last line says what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.error = f"{type(error).__name__}: {error}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -74,7 +88,10 @@ def configure_logging(level: str, fmt: str) -> None:
     # uvicorn's access log would duplicate our one line per request.
     logging.getLogger("uvicorn.access").disabled = True
     # opensearch-py logs every HTTP call at INFO; our own lines already say what matters.
-    logging.getLogger("opensearch").setLevel(max(root.level, logging.WARNING))
+    engine = logging.getLogger("opensearch")
+    engine.setLevel(max(root.level, logging.WARNING))
+    if not any(isinstance(f, _ErrorWithoutTraceback) for f in engine.filters):
+        engine.addFilter(_ErrorWithoutTraceback())
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "celery"):
         logging.getLogger(name).handlers[:] = []
