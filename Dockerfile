@@ -16,12 +16,16 @@ COPY mappings mappings
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
-RUN useradd --system --create-home --home-dir /var/lib/labstac labstac \
+# A fixed numeric user (10001), so Kubernetes' runAsNonRoot can check it (the Helm chart
+# runs as 10001); its state folder exists for a volume mounted there to inherit its owner.
+RUN groupadd --system --gid 10001 labstac \
+    && useradd --system --uid 10001 --gid labstac --create-home --home-dir /var/lib/labstac labstac \
+    && install -d -o labstac -g labstac /var/lib/labstac/state \
     && apt-get update && apt-get install -y --no-install-recommends curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /install /usr/local
 COPY --from=web /src/web/dist /usr/local/share/labstac/web
-USER labstac
+USER 10001:10001
 WORKDIR /var/lib/labstac
 ENV LABSTAC_HOST=0.0.0.0 \
     LABSTAC_WEB_DIR=/usr/local/share/labstac/web \

@@ -23,6 +23,7 @@ trap stop_started EXIT
 scripts/services.sh up
 scripts/services.sh install-mlflow
 scripts/web.sh build
+scripts/tools.sh install
 # The browser tests drive Debian's Chromium.
 if ! command -v chromium >/dev/null; then
   echo "test: installing Debian's chromium for the browser tests"
