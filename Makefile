@@ -4,13 +4,14 @@ PYTHON ?= python3.11
 VENV ?= .venv
 export VENV
 
-.PHONY: up down test lint venv services services-down services-status status help bench
+.PHONY: up down test test-cluster lint venv services services-down services-status status help bench
 
 help:
 	@echo "make up               services, demo GitLab, index, API, worker, beat: ready to search"
 	@echo "make up MLFLOW=1      the same, with an MLflow tracking server and a registered model"
 	@echo "make down             stop everything make up started"
 	@echo "make test             ruff, mypy and the whole test suite on real services"
+	@echo "make test-cluster     the tests on a local three-node OpenSearch cluster (CI runs both)"
 	@echo "make bench            labstac search against stac-fastapi-opensearch (about 30 min)"
 	@echo "make services         start Redis and OpenSearch (installs what is missing)"
 	@echo "make services-down    stop them"
@@ -46,6 +47,9 @@ status: venv
 
 test:
 	@scripts/test.sh
+
+test-cluster:
+	@LABSTAC_TEST_SUITE=cluster scripts/test.sh
 
 bench: venv
 	@scripts/services.sh up
