@@ -461,8 +461,7 @@ def test_production_shape(docs: dict[str, list[dict[str, Any]]]) -> None:
     settings = one(production, "ConfigMap", "labstac")["data"]
     assert len(settings["LABSTAC_OPENSEARCH_URL"].split(",")) == 3
     assert settings["LABSTAC_OPENSEARCH_URL"].startswith("https://")
-    assert settings["LABSTAC_INDEX_SHARDS"] == "2"
-    assert settings["LABSTAC_INDEX_REPLICAS"] == "1"
+    assert (settings["LABSTAC_INDEX_SHARDS"], settings["LABSTAC_INDEX_REPLICAS"]) == ("1", "1")
     assert "LABSTAC_REDIS_URL" not in settings  # it carries a password: from the Secret
     ingress = one(production, "Ingress", "labstac")
     assert ingress["spec"]["tls"]
