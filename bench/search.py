@@ -22,7 +22,8 @@ OpenSearch node, with the same items and the same queries.
 Prints the table, writes bench/results/search-<time>.json and docs/benchmarks.md. Options:
 ``--projects`` (default 100000), ``--rounds``, ``--requests`` (per query, target and round),
 ``--concurrency``, ``--reuse`` (keep the world and both indices between runs: only for
-iterating on the benchmark itself).
+iterating on the benchmark itself), ``--nodes 3`` (labstac on one node and on a local
+three-node cluster instead, with no peer: bench/nodes.py).
 """
 
 from __future__ import annotations
@@ -588,7 +589,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--nodes", type=int, choices=(1, 3), default=1,
+                        help="3: labstac on a local three-node cluster next to one node "
+                        "(bench/nodes.py), instead of labstac against its peer")  # fmt: skip
     args = parser.parse_args()
+    if args.nodes == 3:
+        import nodes  # bench/nodes.py, only for this mode
+
+        return nodes.main(args)
     opensearch_version = check_services()
     STATE.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
