@@ -101,7 +101,10 @@ def hand_back_orphans(
                 qos.restore_by_tag(tag, leftmost=True)
         log.warning(
             "tasks of dead workers, or whose ending was lost, handed back",
-            extra={"count": len(orphans), "workers": sorted({held[t][0] for t in orphans})},
+            extra={
+                "count": len(orphans),
+                "workers": sorted({held[t][0] for t in orphans if t in held}),
+            },
         )
     if orphans or done:
         redis.hdel(HELD, *orphans, *done)  # an unrecorded tag is not there: no harm
