@@ -1,7 +1,14 @@
 """Putting tasks on the queue, with coalescing: while a project's re-index is waiting in
 the queue, more events for that project add nothing (the waiting run will read the newest
 state anyway). The task drops its marker when it starts, so an event during a run queues
-exactly one more. A burst of 100 pushes costs at most two runs."""
+exactly one more. A burst of 100 pushes costs at most two runs.
+
+That holds only if the one more waits for the run to end. With several threads or hosts, it
+would start at once beside the run, drop the marker, and let the next event queue another:
+one run per event. So a project's runs take turns across every worker (a lease per project,
+``project_turn``); a task that finds the project's run in progress does not run beside it
+but stays the pending one (``still_pending``: its marker kept, so events keep coalescing
+into it) and comes back a moment later, as a new message (``TURN_WAIT_SECONDS``)."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from indexer.errors import UpstreamUnavailable
+from indexer.lease import Lease
 from indexer.redis_client import translate
 from workers.events import (
     DELETE_PROJECT,
@@ -26,6 +34,8 @@ from workers.events import (
 # of a dead worker come back within seconds (workers.recovery), so two minutes is plenty;
 # a queue longer than that costs at most a duplicate run.
 PENDING_TTL_SECONDS = 120
+# How long a run that found its project's run in progress waits before it tries again.
+TURN_WAIT_SECONDS = 1.0
 _COALESCED = {
     INDEX_PROJECT: "project", DELETE_PROJECT: "project", REFRESH_GROUP: "group",
     REFRESH_USER: "user",
@@ -67,3 +77,23 @@ def started(redis: Redis, name: str, args: Sequence[int]) -> None:
             redis.delete(key)
         except RedisError as error:
             raise translate(error) from error  # transient: the task is retried
+
+
+def project_turn(redis: Redis, project_id: int) -> Lease:
+    """The lease one run of a project holds across all workers (``acquire`` says whether
+    it is this run's turn; a dead holder's expires within 30 s)."""
+    return Lease(redis, f"project-run:{project_id}")
+
+
+def still_pending(app: Celery, redis: Redis, queue: str, task: PlannedTask) -> None:
+    """A coalesced task whose project's run is in progress waits its turn: it keeps its
+    marker (events meanwhile need no task of their own) and is sent again, to run once the
+    run in progress is over. Raises ``UpstreamUnavailable`` (the task is retried)."""
+    key = pending_key(task.name, task.args)
+    try:
+        if key is not None:
+            redis.set(key, "1", ex=PENDING_TTL_SECONDS)
+        app.send_task(task.name, args=task.args, queue=queue, countdown=TURN_WAIT_SECONDS,
+                      retry=False)  # fmt: skip
+    except Exception as error:  # kombu and redis raise several unrelated types here
+        raise UpstreamUnavailable("redis", f"enqueue failed: {type(error).__name__}") from error

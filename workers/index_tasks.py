@@ -16,7 +16,7 @@ from indexer.errors import NotFound, UpstreamUnavailable
 from indexer.lease import Lease
 from indexer.task_records import record_reconcile
 from workers.app import LabstacTask, labstac_app
-from workers.enqueue import enqueue, started
+from workers.enqueue import enqueue, project_turn, started, still_pending
 from workers.events import (
     DELETE_PROJECT,
     INDEX_PROJECT,
@@ -47,17 +47,31 @@ RETRYING: dict[str, Any] = {
 
 def _sync(task: Task[Any, Any], name: str, project_id: int) -> dict[str, Any]:
     runtime = labstac_app(task.app).runtime
-    started(runtime.redis, name, (int(project_id),))
-    deadline = time.monotonic() + READ_SECONDS
-    outcome = runtime.project_sync(deadline).sync(int(project_id))
-    log.info(
-        "project indexed",
-        extra={"task_id": task.request.id, "project_id": project_id, "version": outcome.version,
-               "written": outcome.written, "removed": outcome.removed},
-    )  # fmt: skip
-    if outcome.failures:
-        raise IndexWriteFailed(f"{len(outcome.failures)} document(s) refused")
-    return {"project_id": project_id, "version": outcome.version, "written": outcome.written}
+    project_id = int(project_id)
+    # One run of a project at a time, whatever worker or host: a run beside another would
+    # read GitLab again for nothing, and undo coalescing (workers.enqueue).
+    turn = project_turn(runtime.redis, project_id)
+    if not turn.acquire():
+        queue = runtime.settings.task_queue
+        still_pending(task.app, runtime.redis, queue, PlannedTask(name, (project_id,)))
+        log.info("project run deferred: another run of it is in progress",
+                 extra={"task_id": task.request.id, "project_id": project_id})  # fmt: skip
+        return {"project_id": project_id, "deferred": True}
+    try:
+        started(runtime.redis, name, (project_id,))
+        began = time.time()
+        outcome = runtime.project_sync(time.monotonic() + READ_SECONDS).sync(project_id)
+        log.info(
+            "project indexed",
+            extra={"task_id": task.request.id, "project_id": project_id,
+                   "version": outcome.version, "written": outcome.written,
+                   "removed": outcome.removed, "started": round(began, 3)},
+        )  # fmt: skip
+        if outcome.failures:
+            raise IndexWriteFailed(f"{len(outcome.failures)} document(s) refused")
+        return {"project_id": project_id, "version": outcome.version, "written": outcome.written}
+    finally:
+        turn.release()
 
 
 @shared_task(bind=True, name=INDEX_PROJECT, soft_time_limit=60, time_limit=90, **RETRYING)
