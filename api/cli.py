@@ -364,6 +364,7 @@ def retry_dead(limit: int) -> None:
     Example:
       labstac retry-dead --limit 100
     """
+    from workers import ledger
     from workers.app import create_celery_app
 
     settings = _settings()
@@ -376,8 +377,8 @@ def retry_dead(limit: int) -> None:
             if letter is None:
                 break
             try:
-                app.send_task(letter["task"], args=letter["args"], kwargs=letter["kwargs"],
-                              queue=settings.task_queue)  # fmt: skip
+                ledger.send(app, redis, settings.task_queue, letter["task"], letter["args"],
+                            kwargs=letter["kwargs"])  # fmt: skip
             except Exception:
                 push_back_dead_letter(redis, letter)
                 raise

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from indexer.errors import UpstreamUnavailable
 from indexer.lease import Lease
 from indexer.redis_client import translate
+from workers import ledger
 from workers.events import (
     DELETE_PROJECT,
     INDEX_PROJECT,
@@ -62,7 +63,7 @@ def enqueue(app: Celery, redis: Redis, queue: str, tasks: Sequence[PlannedTask])
             if key is not None and not redis.set(key, "1", nx=True, ex=PENDING_TTL_SECONDS):
                 coalesced += 1
                 continue
-            app.send_task(task.name, args=task.args, queue=queue, retry=False)
+            ledger.send(app, redis, queue, task.name, task.args)
             sent += 1
     except Exception as error:  # kombu and redis raise several unrelated types here
         raise UpstreamUnavailable("redis", f"enqueue failed: {type(error).__name__}") from error
@@ -93,7 +94,6 @@ def still_pending(app: Celery, redis: Redis, queue: str, task: PlannedTask) -> N
     try:
         if key is not None:
             redis.set(key, "1", ex=PENDING_TTL_SECONDS)
-        app.send_task(task.name, args=task.args, queue=queue, countdown=TURN_WAIT_SECONDS,
-                      retry=False)  # fmt: skip
+        ledger.send(app, redis, queue, task.name, task.args, countdown=TURN_WAIT_SECONDS)
     except Exception as error:  # kombu and redis raise several unrelated types here
         raise UpstreamUnavailable("redis", f"enqueue failed: {type(error).__name__}") from error

@@ -19,7 +19,9 @@ run twice). That left the index 15 minutes behind GitLab after any crash. Instea
   otherwise wait for the visibility timeout, its worker being alive.
 
 A worker that is alive keeps its tasks however long they run; one that died loses them
-within about 25 s. Names of workers must be unique (Celery requires it anyway).
+within about 25 s. A message a worker died taking (off the queue, not yet unacknowledged)
+is in neither place: the same scan sends it again from the ledger of sent tasks
+(workers.ledger). Names of workers must be unique (Celery requires it anyway).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from celery.worker import state as worker_state
 from redis import Redis
 from redis.exceptions import RedisError
 
+from workers import ledger
 from workers.app import LabstacCelery
 
 log = logging.getLogger(__name__)
@@ -169,6 +172,7 @@ def _beat(app: LabstacCelery, worker: str) -> None:
             declare_alive(app.redis, worker)
             if beats % SCAN_EVERY_BEATS == 0:
                 hand_back_orphans(app, app.redis, worker, _in_flight())
+                ledger.resend_lost(app, app.redis)
         except Exception as error:  # Redis away, or the broker connection: next beat
             log.debug("alive beat failed: %s", type(error).__name__)
         beats += 1
