@@ -3,8 +3,9 @@ cluster next to one node, in the same run, with the same world, queries and call
 
 1. The single node (``make services``) and a local three-node cluster (scripts/services.sh
    with OPENSEARCH_NODES=3, ports 9210-9212, started here when it is not running) each get
-   the world indexed by labstac: one shard and no replica on the node, three shards and one
-   replica on the cluster (docs/operations.md's production layout).
+   the world indexed by labstac: one shard and no replica on the node; on the cluster,
+   three shards with one replica, and one shard with two replicas (the layout
+   docs/operations.md recommends, which this benchmark's figures support).
 2. Two ``labstac serve`` processes, one per engine (the cluster one given all three
    addresses), answer the query mix of bench/search.py as anonymous, admin, a user in 5
    groups and one in 500; both must match the same items before anything is timed.

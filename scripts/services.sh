@@ -21,7 +21,9 @@ set -euo pipefail
 OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-3.8.0}"
 DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 OPENSEARCH_PORT="${OPENSEARCH_PORT:-9200}"
-OPENSEARCH_TRANSPORT_PORT="${OPENSEARCH_TRANSPORT_PORT:-9300}"
+# A cluster on other HTTP ports gets transport ports beside them (9210 -> 9310), so that it
+# never takes the single node's 9300.
+OPENSEARCH_TRANSPORT_PORT="${OPENSEARCH_TRANSPORT_PORT:-$((OPENSEARCH_PORT + 100))}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 SERVICES_HOME="${LABSTAC_SERVICES_HOME:-/var/tmp/labstac}"
 # OpenSearch refuses to run as root: it gets a system user of its own.

@@ -437,7 +437,7 @@ def test_each_worker_has_its_own_name(docs: dict[str, list[dict[str, Any]]], nam
     assert args[args.index("--concurrency") + 1].isdigit()
     pod_name = next(v for v in container["env"] if v["name"] == "POD_NAME")
     assert pod_name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-    # Long enough for a task's warm shutdown (index tasks stop within 180 s).
+    # Long enough for a task's warm shutdown (a project's reads stop within 45 s).
     assert pod_spec(worker)["terminationGracePeriodSeconds"] >= 180
 
 
