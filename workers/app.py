@@ -9,13 +9,16 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, Retry
+from celery.signals import task_postrun
 from redis import Redis
+from redis.exceptions import RedisError
 
 from indexer.errors import UpstreamUnavailable
 from indexer.redis_client import create_redis
 from indexer.settings import Settings
 from indexer.task_records import count_delivery, record_dead_letter
+from workers import ledger
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,11 @@ class LabstacTask(Task):  # type: ignore[type-arg]
         options.setdefault("retry_policy", PATIENT_PUBLISH)
         try:
             return super().retry(*args, **options)
+        except Retry:
+            self._requeued()  # published at the back of the queue
+            raise
         except Reject as rejected:
+            self._requeued()
             if getattr(rejected, "requeue", False):
                 raise
             log.error(
@@ -101,6 +108,13 @@ class LabstacTask(Task):  # type: ignore[type-arg]
                 extra={"task_id": self.request.id, "task": self.name},
             )
             raise Reject(getattr(rejected, "reason", None), requeue=True) from rejected
+
+    def _requeued(self) -> None:
+        """The ledger of sent tasks follows the message to the back of the queue."""
+        try:
+            ledger.requeued(labstac_app(self.app).redis, [str(self.request.id)])
+        except RedisError:
+            log.debug("ledger time not renewed (Redis away)", extra={"task_id": self.request.id})
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -121,6 +135,21 @@ class LabstacTask(Task):  # type: ignore[type-arg]
         except UpstreamUnavailable:
             # Redis away: the letter goes to the log, the one place left to keep it.
             log.error("dead letter not recorded (Redis away)", extra={"letter": letter})
+
+
+@task_postrun.connect
+def _cross_out(sender: Any = None, task_id: str | None = None, state: str | None = None,
+               **_: Any) -> None:  # fmt: skip
+    """A task that ran to its end (done, or a dead letter) leaves the ledger of sent tasks;
+    one that is retried stays, under the same id."""
+    app = getattr(sender, "app", None)
+    if not isinstance(app, LabstacCelery) or task_id is None or state not in {"SUCCESS", "FAILURE"}:
+        return
+    try:
+        ledger.done(app.redis, task_id)
+    except RedisError:
+        # Redis away: the entry stays, and the task may run once more. Never lost.
+        log.debug("ledger entry not crossed out", extra={"task_id": task_id})
 
 
 def labstac_app(app: Celery) -> LabstacCelery:

@@ -11,25 +11,27 @@ So each task labstac sends is written down first (``labstac:sent``: task id -> t
 ``LOST_AFTER_SECONDS``: one that is not unacknowledged (running, or waiting for a retry's
 countdown) and not in its queue (sent before the oldest message still waiting there: the
 queue is first in, first out) was lost on its way, and is sent again under its own id.
-Tasks are idempotent (a project re-read, a reconcile under its lease), so in the rare case
-this guesses wrong a task runs twice; it is never lost.
+A message that goes back to the queue (a retry, a hand-back, a requeue) takes a new time,
+so that the times keep the queue's order, and a task must look lost on two scans at least
+10 s apart before it is sent again (one message popped between a scan's two reads looks
+lost once). Times are Redis's own clock. A task sent again ``MAX_RESENDS`` times without
+ever running to its end (its name unknown to the workers, say) becomes a dead letter.
+Tasks are idempotent (a project re-read, a reconcile under its lease), so a wrong guess
+costs a task run twice; never a lost one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun
 from redis import Redis
-from redis.exceptions import RedisError
 
-from workers.app import LabstacCelery
+from indexer.task_records import record_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,24 @@ LOST_AFTER_SECONDS = 45
 # An entry this old is for a queue nobody consumes any more (renamed, purged).
 FORGET_AFTER_SECONDS = 7 * 24 * 3600
 SCAN_LIMIT = 500
+# Seen lost on a scan, then again this much later: lost.
+CONFIRM_SECONDS = 10
+MAX_RESENDS = 3
+# Written down (and times taken) by Redis in one step, with its clock: the hosts' clocks
+# may disagree.
+_WRITE_DOWN = """
+local now = redis.call('TIME')
+local at = tonumber(now[1]) + tonumber(now[2]) / 1000000
+redis.call('ZADD', KEYS[1], at, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return tostring(at)
+"""
+_REQUEUED = """
+local now = redis.call('TIME')
+local at = tonumber(now[1]) + tonumber(now[2]) / 1000000
+for _, id in ipairs(ARGV) do redis.call('ZADD', KEYS[1], 'XX', at, id) end
+return #ARGV
+"""
 
 
 def send(
@@ -57,13 +77,16 @@ def send(
     raise (the callers translate)."""
     task_id = str(uuid.uuid4())
     what = {"task": name, "args": list(args), "kwargs": kwargs or {}, "queue": queue}
-    with redis.pipeline() as pipe:
-        pipe.zadd(SENT, {task_id: time.time()})
-        pipe.hset(SENT_TASKS, task_id, json.dumps(what))
-        pipe.execute()
+    redis.eval(_WRITE_DOWN, 2, SENT, SENT_TASKS, task_id, json.dumps(what))
     app.send_task(name, args=tuple(args), kwargs=kwargs or {}, queue=queue, task_id=task_id,
                   countdown=countdown, retry=False)  # fmt: skip
     return task_id
+
+
+def requeued(redis: Redis, task_ids: Sequence[str]) -> None:
+    """These tasks' messages went to the back of their queue again: their time is now."""
+    if task_ids:
+        redis.eval(_REQUEUED, 1, SENT, *task_ids)
 
 
 def done(redis: Redis, task_id: str) -> None:
@@ -75,7 +98,9 @@ def done(redis: Redis, task_id: str) -> None:
 
 def resend_lost(app: Celery, redis: Redis, now: float | None = None) -> int:
     """Send again the tasks lost between the queue and a worker; returns how many."""
-    now = time.time() if now is None else now
+    if now is None:
+        seconds, micros = redis.time()
+        now = seconds + micros / 1_000_000
     forgotten: list[Any] = redis.zrangebyscore(SENT, 0, now - FORGET_AFTER_SECONDS)
     for task_id in forgotten:
         done(redis, _text(task_id))
@@ -104,10 +129,20 @@ def resend_lost(app: Celery, redis: Redis, now: float | None = None) -> int:
         oldest = oldest_waiting[queue]
         if oldest is not None and overdue[task_id] >= oldest:
             continue  # it may still be waiting in the queue, behind the oldest one
+        if not _confirmed(redis, task_id, now):
+            continue
         # One worker sends it again, whichever scans first.
         if not redis.set(f"labstac:resending:{task_id}", "1", nx=True, ex=LOST_AFTER_SECONDS):
             continue
-        redis.zadd(SENT, {task_id: now})
+        resends = int(what.get("resent", 0)) + 1
+        if resends > MAX_RESENDS:
+            _give_up(redis, task_id, what)
+            continue
+        what["resent"] = resends
+        with redis.pipeline() as pipe:
+            pipe.hset(SENT_TASKS, task_id, json.dumps(what))
+            pipe.zadd(SENT, {task_id: now})
+            pipe.execute()
         app.send_task(what["task"], args=tuple(what["args"]), kwargs=what["kwargs"],
                       queue=queue, task_id=task_id, retry=False)  # fmt: skip
         resent += 1
@@ -116,16 +151,43 @@ def resend_lost(app: Celery, redis: Redis, now: float | None = None) -> int:
     return resent
 
 
-def _unacknowledged_ids(redis: Redis) -> set[str]:
-    """Ids of the tasks the broker holds as unacknowledged (kombu's ``unacked`` hash:
-    delivery tag -> [message, exchange, routing key])."""
-    ids = set()
-    for raw in redis.hvals("unacked"):
+def _confirmed(redis: Redis, task_id: str, now: float) -> bool:
+    """Whether the task looked lost on an earlier scan too, CONFIRM_SECONDS ago or more."""
+    key = f"labstac:ledger-suspect:{task_id}"
+    if redis.set(key, repr(now), nx=True, ex=LOST_AFTER_SECONDS + 6 * CONFIRM_SECONDS):
+        return False  # first sighting: look again at the next scan
+    seen = redis.get(key)
+    if seen is None or now - float(_text(seen)) < CONFIRM_SECONDS:
+        return False
+    redis.delete(key)
+    return True
+
+
+def _give_up(redis: Redis, task_id: str, what: dict[str, Any]) -> None:
+    letter = {"task": what["task"], "args": what["args"], "kwargs": what["kwargs"],
+              "task_id": task_id, "error": f"sent {MAX_RESENDS} times, never ran to its end",
+              "retries": 0}  # fmt: skip
+    record_dead_letter(redis, letter)
+    done(redis, task_id)
+    log.error("task sent again and again without running: now a dead letter",
+              extra={"task_id": task_id, "task": what["task"]})  # fmt: skip
+
+
+def task_ids(unacked: Sequence[Any]) -> list[str]:
+    """The task ids of entries of kombu's ``unacked`` hash (delivery tag -> [message,
+    exchange, routing key]); entries gone or unreadable are left out."""
+    ids = []
+    for raw in unacked:
         try:
-            ids.add(str(json.loads(raw)[0]["headers"]["id"]))
+            ids.append(str(json.loads(raw)[0]["headers"]["id"]))
         except (ValueError, KeyError, IndexError, TypeError):
             continue
     return ids
+
+
+def _unacknowledged_ids(redis: Redis) -> set[str]:
+    """Ids of the tasks the broker holds as unacknowledged."""
+    return set(task_ids(redis.hvals("unacked")))
 
 
 def _oldest_waiting(redis: Redis, queue: str) -> float | None:
@@ -145,18 +207,3 @@ def _oldest_waiting(redis: Redis, queue: str) -> float | None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-@task_postrun.connect
-def _cross_out(sender: Any = None, task_id: str | None = None, state: str | None = None,
-               **_: Any) -> None:  # fmt: skip
-    """A task that ran to its end (done, or a dead letter) leaves the ledger; one that is
-    retried stays, under the same id."""
-    app = getattr(sender, "app", None)
-    if not isinstance(app, LabstacCelery) or task_id is None or state not in {"SUCCESS", "FAILURE"}:
-        return
-    try:
-        done(app.redis, task_id)
-    except RedisError:
-        # Redis away: the entry stays, and the task may run once more. Never lost.
-        log.debug("ledger entry not crossed out", extra={"task_id": task_id})

@@ -98,10 +98,13 @@ def hand_back_orphans(
     unrecorded = [tag for tag in stale if tag not in held and tag not in running]
     orphans += unrecorded
     if orphans:
+        messages = redis.hmget("unacked", orphans)
         with app.connection_for_write() as connection:
             qos = connection.default_channel.qos  # type: ignore[attr-defined]  # Redis
             for tag in orphans:
                 qos.restore_by_tag(tag, leftmost=True)
+        # Back in the queue, behind what waits there: the ledger's times follow.
+        ledger.requeued(redis, ledger.task_ids(messages))
         log.warning(
             "tasks of dead workers, or whose ending was lost, handed back",
             extra={

@@ -44,9 +44,13 @@ def app(settings: Settings) -> Iterator[LabstacCelery]:
     app.close()
 
 
+def catalogued_ids(sim: SimulatorServer) -> list[int]:
+    return [p.id for p in sim.world.projects if categories_of(p.topics, DEFAULT_CATEGORIES)
+            and p.repository_access_level != "disabled"]  # fmt: skip
+
+
 def catalogued(sim: SimulatorServer) -> int:
-    return next(p.id for p in sim.world.projects if categories_of(p.topics, DEFAULT_CATEGORIES)
-                and p.repository_access_level != "disabled")  # fmt: skip
+    return catalogued_ids(sim)[0]
 
 
 def test_only_a_task_in_neither_queue_nor_worker_is_sent_again(
@@ -61,9 +65,32 @@ def test_only_a_task_in_neither_queue_nor_worker_is_sent_again(
     # Taken off the queue by a worker that died before recording it.
     assert redis_client.rpop(queue) is not None
     assert ledger.resend_lost(app, redis_client, now=later - 5) == 0  # not overdue yet
-    assert ledger.resend_lost(app, redis_client, now=later) == 1
+    assert ledger.resend_lost(app, redis_client, now=later) == 0  # lost? look again later
+    confirmed = later + ledger.CONFIRM_SECONDS
+    assert ledger.resend_lost(app, redis_client, now=confirmed) == 1
     assert redis_client.llen(queue) == 1  # back in its queue, once
-    assert ledger.resend_lost(app, redis_client, now=later) == 0
+    assert ledger.resend_lost(app, redis_client, now=confirmed) == 0
+    assert ledger.resend_lost(app, redis_client, now=confirmed + 2 * ledger.CONFIRM_SECONDS) == 0
+
+
+def test_a_retried_task_waiting_behind_newer_ones_is_not_taken_for_lost(
+    app: LabstacCelery, settings: Settings, sim: SimulatorServer, redis_client: Redis
+) -> None:
+    """A retry (or a hand-back) goes to the back of the queue: its ledger time follows, so
+    newer tasks ahead of it do not make it look lost."""
+    queue, projects = settings.task_queue, catalogued_ids(sim)
+    enqueue(app, redis_client, queue, [PlannedTask(INDEX_PROJECT, (projects[0],))])
+    retried = redis_client.zrange(ledger.SENT, 0, 0)[0]
+    time.sleep(0.05)
+    enqueue(app, redis_client, queue, [PlannedTask(INDEX_PROJECT, (projects[1],))])
+    # The first one's message went back behind the second (as a retry publishes it).
+    message = redis_client.rpop(queue)
+    redis_client.lpush(queue, message)
+    ledger.requeued(redis_client, [retried])
+    later = time.time() + ledger.LOST_AFTER_SECONDS + 1
+    for seconds in (0, ledger.CONFIRM_SECONDS, 2 * ledger.CONFIRM_SECONDS):
+        assert ledger.resend_lost(app, redis_client, now=later + seconds) == 0
+    assert redis_client.llen(queue) == 2
 
 
 def test_a_lost_task_reaches_a_worker_and_leaves_the_ledger(
