@@ -40,11 +40,16 @@ return 0
 
 
 class Lease:
-    def __init__(self, redis: Redis, name: str, seconds: int = LEASE_SECONDS) -> None:
+    def __init__(
+        self, redis: Redis, name: str, seconds: int = LEASE_SECONDS, holder: str | None = None
+    ) -> None:
+        """``holder`` names who holds it (a task id): the same holder may take the lease
+        back while it is still held under its name (a task redelivered after its process
+        died must not wait for its own dead run's lease). Unnamed, every holder is new."""
         self.key = f"labstac:lease:{name}"
         self._redis = redis
         self._seconds = seconds
-        self._token = uuid.uuid4().hex
+        self._token = holder or uuid.uuid4().hex
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self.lost = threading.Event()
@@ -52,7 +57,9 @@ class Lease:
     def acquire(self) -> bool:
         """Take the lease if nobody holds it; renew it from then on until ``release``."""
         try:
-            taken = bool(self._redis.set(self.key, self._token, nx=True, ex=self._seconds))
+            taken = bool(self._redis.set(self.key, self._token, nx=True, ex=self._seconds)) or (
+                bool(self._redis.eval(_RENEW, 1, self.key, self._token, self._seconds * 1000))
+            )
         except RedisError as error:
             raise translate(error) from error
         if taken:

@@ -305,7 +305,9 @@ opensearch_up() {
   done
   local where=""
   for n in $(all_nodes); do where+="${where:+, }http://127.0.0.1:$(node_http_port "$n")"; done
-  say "opensearch $OPENSEARCH_VERSION ($OPENSEARCH_NODES node(s)) listening on $where (Java $(java_major "$java"), logs under $(dirname "$(node_state 1)"))"
+  local logs="$(node_state 1)/logs"
+  [ "$OPENSEARCH_NODES" -eq 1 ] || logs="$(dirname "$(node_state 1)")/node-*/logs"
+  say "opensearch $OPENSEARCH_VERSION ($OPENSEARCH_NODES node(s)) listening on $where (Java $(java_major "$java"), logs $logs)"
 }
 
 opensearch_down() {

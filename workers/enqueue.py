@@ -80,10 +80,13 @@ def started(redis: Redis, name: str, args: Sequence[int]) -> None:
             raise translate(error) from error  # transient: the task is retried
 
 
-def project_turn(redis: Redis, project_id: int) -> Lease:
+def project_turn(redis: Redis, project_id: int, task_id: str) -> Lease:
     """The lease one run of a project holds across all workers (``acquire`` says whether
-    it is this run's turn; a dead holder's expires within 30 s)."""
-    return Lease(redis, f"project-run:{project_id}")
+    it is this run's turn; a dead holder's expires within 30 s). It is held under the task's
+    id: the same task, handed back after its process died, takes it back at once, so that
+    its deliveries are counted (a task that kills its process three times is a dead letter)
+    instead of deferred under new ids for as long as its own dead run's lease lasts."""
+    return Lease(redis, f"project-run:{project_id}", holder=task_id)
 
 
 def still_pending(app: Celery, redis: Redis, queue: str, task: PlannedTask) -> None:

@@ -50,7 +50,7 @@ def _sync(task: Task[Any, Any], name: str, project_id: int) -> dict[str, Any]:
     project_id = int(project_id)
     # One run of a project at a time, whatever worker or host: a run beside another would
     # read GitLab again for nothing, and undo coalescing (workers.enqueue).
-    turn = project_turn(runtime.redis, project_id)
+    turn = project_turn(runtime.redis, project_id, str(task.request.id))
     if not turn.acquire():
         queue = runtime.settings.task_queue
         still_pending(task.app, runtime.redis, queue, PlannedTask(name, (project_id,)))
