@@ -250,28 +250,25 @@ def migrate() -> None:
     Example:
       labstac migrate
     """
-    import mappings
-    from indexer.index.layout import ensure_index
+    from indexer.index.layout import ensure_live_index
     from indexer.index.runtime import IndexRuntime
 
     settings = _settings()
     runtime = IndexRuntime(settings)
     try:
-        live = ensure_index(runtime.engine, runtime.layout)
-        # ensure_index only warns when the mapping cannot be brought in place: say it here.
-        current = runtime.engine.add_mappings(live, mappings.load("items")["mappings"])
+        live = ensure_live_index(runtime.engine, runtime.layout)
     except LabstacError as error:
         click.echo(f"labstac: migrate failed: {error.description}", err=True)
         sys.exit(1)
     finally:
         runtime.close()
     layout = runtime.layout
-    click.echo(f"live index {live} behind {layout.read_alias} and {layout.write_alias}")
+    click.echo(f"live index {live.name} behind {layout.read_alias} and {layout.write_alias}")
     click.echo(
         f"template {layout.prefix}-items: {layout.shards} shard(s), {layout.replicas} replica(s)"
     )
     stale = "mapping: a field changed type; searches go on, labstac reindex brings it"
-    click.echo("mapping: current" if current else stale)
+    click.echo("mapping: current" if live.mapping_current else stale)
 
 
 @main.command()

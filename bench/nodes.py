@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ import httpx
 import report  # bench/report.py
 import search as bench  # bench/search.py: the world, queries, timing and figures
 from engine_cluster import EngineCluster  # tests/helpers/engine_cluster.py
-from processes import serve_world, wait_http
+from processes import serve_world
 from support import stop_process
 
 from indexer.settings import Settings
@@ -64,19 +62,12 @@ def settings_for(engine: str, urls: str, sim_url: str, admin: str) -> Settings:
 
 def serve(engine: str, settings: Settings, urls: str) -> subprocess.Popen[bytes]:
     shards, replicas = LAYOUTS[engine]
-    env = {**os.environ, "LABSTAC_GITLAB_URL": str(settings.gitlab_url),
-           "LABSTAC_GITLAB_TOKEN": settings.gitlab_token.get_secret_value()
-           if settings.gitlab_token else "",
-           "LABSTAC_INDEX_PREFIX": settings.index_prefix, "LABSTAC_REDIS_URL": bench.REDIS,
-           "LABSTAC_OPENSEARCH_URL": urls, "LABSTAC_INDEX_SHARDS": str(shards),
-           "LABSTAC_INDEX_REPLICAS": str(replicas), "LABSTAC_PORT": str(PORTS[engine]),
-           "LABSTAC_STATE_DIR": str(bench.STATE / "state"), "LABSTAC_LOG_LEVEL": "WARNING"}  # fmt: skip
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "labstac"), "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    wait_http(f"http://127.0.0.1:{PORTS[engine]}/readyz", process)
-    return process
+    token = settings.gitlab_token.get_secret_value() if settings.gitlab_token else ""
+    return bench.serve_labstac(PORTS[engine], {
+        "LABSTAC_GITLAB_URL": str(settings.gitlab_url), "LABSTAC_GITLAB_TOKEN": token,
+        "LABSTAC_INDEX_PREFIX": settings.index_prefix, "LABSTAC_OPENSEARCH_URL": urls,
+        "LABSTAC_INDEX_SHARDS": str(shards), "LABSTAC_INDEX_REPLICAS": str(replicas),
+    })  # fmt: skip
 
 
 def same_answers(targets: dict[str, dict[str, bench.Target]]) -> list[str]:

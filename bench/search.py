@@ -182,6 +182,23 @@ def labstac_index(settings: Settings, projects: int, reuse: bool) -> tuple[int, 
         runtime.close()
 
 
+def serve_labstac(port: int, settings: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`labstac serve` on ``port`` with these LABSTAC_* settings, the benchmark's Redis and
+    state folder, and a quiet log; returns once it is ready."""
+    env = {**os.environ, "LABSTAC_REDIS_URL": REDIS, "LABSTAC_STATE_DIR": str(STATE / "state"),
+           "LABSTAC_LOG_LEVEL": "WARNING", "LABSTAC_PORT": str(port), **settings}  # fmt: skip
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "labstac"), "serve"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", process)
+    except BaseException:
+        stop_process(process, 20)
+        raise
+    return process
+
+
 def labstac_items() -> list[dict[str, Any]]:
     """Every item in labstac's index, as a client would get it (without labstac's fields)."""
     items: list[dict[str, Any]] = []
@@ -611,17 +628,12 @@ def main() -> int:
         print(f"labstac: {items} items indexed"
               + (f" in {index_seconds:.0f}s" if index_seconds else " (reused)"))  # fmt: skip
 
-        env = {**os.environ, "LABSTAC_GITLAB_URL": sim_url, "LABSTAC_GITLAB_TOKEN": admin,
-               "LABSTAC_INDEX_PREFIX": PREFIX, "LABSTAC_REDIS_URL": REDIS,
-               "LABSTAC_OPENSEARCH_URL": OPENSEARCH, "LABSTAC_PORT": str(LABSTAC_PORT),
-               "LABSTAC_STATE_DIR": str(STATE / "state"), "LABSTAC_LOG_LEVEL": "WARNING"}  # fmt: skip
-        labstac = subprocess.Popen(
-            [str(Path(sys.executable).parent / "labstac"), "serve"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        labstac = serve_labstac(LABSTAC_PORT, {
+            "LABSTAC_GITLAB_URL": sim_url, "LABSTAC_GITLAB_TOKEN": admin,
+            "LABSTAC_INDEX_PREFIX": PREFIX, "LABSTAC_OPENSEARCH_URL": OPENSEARCH,
+        })  # fmt: skip
         processes.append(labstac)
         ours = f"http://127.0.0.1:{LABSTAC_PORT}{STAC}"
-        wait_http(f"http://127.0.0.1:{LABSTAC_PORT}/readyz", labstac)
 
         venv_python = peer.install(opensearch_url=OPENSEARCH)
         theirs = f"http://127.0.0.1:{PEER_PORT}"

@@ -47,6 +47,14 @@ def outcomes_last_hour(redis: Redis, outcome: str) -> int:
         raise translate(error) from error
 
 
+def dead_letter(
+    task: str, task_id: str, *, args: Any, kwargs: Any, error: str, retries: int
+) -> dict[str, Any]:
+    """A dead letter as `labstac status` counts it and `labstac retry-dead` replays it."""
+    return {"task": task, "args": list(args), "kwargs": dict(kwargs), "task_id": task_id,
+            "error": error, "retries": retries}  # fmt: skip
+
+
 def record_dead_letter(redis: Redis, letter: dict[str, Any]) -> None:
     try:
         with redis.pipeline() as pipe:

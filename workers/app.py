@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from indexer.errors import UpstreamUnavailable
 from indexer.redis_client import create_redis
 from indexer.settings import Settings
-from indexer.task_records import count_delivery, record_dead_letter
+from indexer.task_records import count_delivery, dead_letter, record_dead_letter
 from workers import ledger
 
 log = logging.getLogger(__name__)
@@ -122,14 +122,8 @@ class LabstacTask(Task):  # type: ignore[type-arg]
         self._dead_letter(task_id, args, kwargs, f"{type(exc).__name__}: {exc}")
 
     def _dead_letter(self, task_id: str, args: Any, kwargs: Any, error: str) -> None:
-        letter = {
-            "task": self.name,
-            "args": list(args),
-            "kwargs": dict(kwargs),
-            "task_id": task_id,
-            "error": error,
-            "retries": self.request.retries,
-        }
+        letter = dead_letter(self.name, task_id, args=args, kwargs=kwargs, error=error,
+                             retries=self.request.retries)  # fmt: skip
         try:
             record_dead_letter(labstac_app(self.app).redis, letter)
         except UpstreamUnavailable:

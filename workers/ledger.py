@@ -31,7 +31,7 @@ from typing import Any
 from celery import Celery
 from redis import Redis
 
-from indexer.task_records import record_dead_letter
+from indexer.task_records import dead_letter, record_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ local now = redis.call('TIME')
 local at = tonumber(now[1]) + tonumber(now[2]) / 1000000
 redis.call('ZADD', KEYS[1], at, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return tostring(at)
 """
 _REQUEUED = """
 local now = redis.call('TIME')
@@ -78,9 +77,15 @@ def send(
     task_id = str(uuid.uuid4())
     what = {"task": name, "args": list(args), "kwargs": kwargs or {}, "queue": queue}
     redis.eval(_WRITE_DOWN, 2, SENT, SENT_TASKS, task_id, json.dumps(what))
-    app.send_task(name, args=tuple(args), kwargs=kwargs or {}, queue=queue, task_id=task_id,
-                  countdown=countdown, retry=False)  # fmt: skip
+    _publish(app, task_id, what, countdown)
     return task_id
+
+
+def _publish(app: Celery, task_id: str, what: dict[str, Any], countdown: float | None) -> None:
+    # Producer retries off: a caller that cannot reach Redis must know at once (to spool).
+    app.send_task(what["task"], args=tuple(what["args"]), kwargs=what["kwargs"],
+                  queue=what["queue"], task_id=task_id, countdown=countdown,
+                  retry=False)  # fmt: skip
 
 
 def requeued(redis: Redis, task_ids: Sequence[str]) -> None:
@@ -143,8 +148,7 @@ def resend_lost(app: Celery, redis: Redis, now: float | None = None) -> int:
             pipe.hset(SENT_TASKS, task_id, json.dumps(what))
             pipe.zadd(SENT, {task_id: now})
             pipe.execute()
-        app.send_task(what["task"], args=tuple(what["args"]), kwargs=what["kwargs"],
-                      queue=queue, task_id=task_id, retry=False)  # fmt: skip
+        _publish(app, task_id, what, countdown=None)
         resent += 1
     if resent:
         log.warning("tasks lost on their way to a worker sent again", extra={"count": resent})
@@ -164,9 +168,9 @@ def _confirmed(redis: Redis, task_id: str, now: float) -> bool:
 
 
 def _give_up(redis: Redis, task_id: str, what: dict[str, Any]) -> None:
-    letter = {"task": what["task"], "args": what["args"], "kwargs": what["kwargs"],
-              "task_id": task_id, "error": f"sent {MAX_RESENDS} times, never ran to its end",
-              "retries": 0}  # fmt: skip
+    error = f"sent {MAX_RESENDS} times, never ran to its end"
+    letter = dead_letter(what["task"], task_id, args=what["args"], kwargs=what["kwargs"],
+                         error=error, retries=0)  # fmt: skip
     record_dead_letter(redis, letter)
     done(redis, task_id)
     log.error("task sent again and again without running: now a dead letter",

@@ -67,21 +67,35 @@ def next_index_name(engine: IndexEngine, layout: IndexLayout) -> str:
     return layout.index_name(newest + 1)
 
 
+@dataclass(frozen=True)
+class LiveIndex:
+    name: str
+    # False when a field changed type since the live index was built: only a reindex
+    # brings that (new fields go in place).
+    mapping_current: bool
+
+
 def ensure_index(engine: IndexEngine, layout: IndexLayout) -> str:
     """Make sure a live index exists behind the read and write aliases; returns its name."""
+    return ensure_live_index(engine, layout).name
+
+
+def ensure_live_index(engine: IndexEngine, layout: IndexLayout) -> LiveIndex:
+    """``ensure_index``, saying also whether the live index's mapping is this version's."""
     ensure_template(engine, layout)
     live = engine.alias_targets(layout.read_alias)[layout.read_alias]
     if live:
         # A field this version of labstac added (to the strict _acl object, say) must be in
         # the live index before any write carries it; new fields go in without a reindex.
-        if not engine.add_mappings(live[0], mappings.load("items")["mappings"]):
+        current = engine.add_mappings(live[0], mappings.load("items")["mappings"])
+        if not current:
             log.warning(
                 "the live index's mapping differs from this version's: run labstac reindex",
                 extra={"index": live[0]},
             )
         # Replicas may change on a live index (shards only with a reindex).
         engine.set_replicas(live[0], layout.replicas)
-        return live[0]
+        return LiveIndex(live[0], current)
     name = next_index_name(engine, layout)
     engine.create_index(name)
     engine.update_aliases(
@@ -90,7 +104,7 @@ def ensure_index(engine: IndexEngine, layout: IndexLayout) -> str:
             {"add": {"index": name, "alias": layout.write_alias}},
         ]
     )
-    return name
+    return LiveIndex(name, mapping_current=True)
 
 
 def write_targets(engine: IndexEngine, layout: IndexLayout, rebuilding: bool) -> list[str]:

@@ -85,7 +85,7 @@ class SearchLoad:
 
 def test_a_node_killed_under_searches_and_a_hook_burst_loses_nothing(
     engine_cluster: EngineCluster,
-    cluster_client: OpenSearch,
+    opensearch_client: OpenSearch,
     make_cluster_runtime: Callable[..., IndexRuntime],
     start_api: Callable[[Settings], ApiServer],
     start_worker: Callable[[Settings], WorkerProcess],
@@ -97,9 +97,9 @@ def test_a_node_killed_under_searches_and_a_hook_burst_loses_nothing(
     with SimulatorServer(world) as sim:
         runtime = make_cluster_runtime(sim, webhook_secrets=SECRET, state_dir=tmp_path / "state")
         assert runtime.rebuild().run().swapped
-        live = cluster_client.indices.get_alias(name=runtime.layout.read_alias)
+        live = opensearch_client.indices.get_alias(name=runtime.layout.read_alias)
         index = next(iter(live))
-        engine_cluster.wait_green(cluster_client)
+        engine_cluster.wait_green(opensearch_client)
         api = start_api(runtime.settings)
         worker = start_worker(runtime.settings)
         sim.hooks.add_system_hook(f"{api.url}/hooks/gitlab", token=SECRET, push_events=True,
@@ -111,8 +111,8 @@ def test_a_node_killed_under_searches_and_a_hook_burst_loses_nothing(
         time.sleep(3)
 
         # The harshest node to lose: the elected cluster manager, holding primaries.
-        victim = engine_cluster.manager(cluster_client)
-        assert engine_cluster.primaries_on(cluster_client, index)[victim] > 0
+        victim = engine_cluster.manager(opensearch_client)
+        assert engine_cluster.primaries_on(opensearch_client, index)[victim] > 0
         changer = Changer(sim, rng)
         restart: threading.Thread | None = None
         restarted_in: list[float] = []
@@ -129,7 +129,7 @@ def test_a_node_killed_under_searches_and_a_hook_burst_loses_nothing(
         assert restart is not None
         restart.join(300)
         sim.delivery.flush(timeout=120)
-        engine_cluster.wait_green(cluster_client)
+        engine_cluster.wait_green(opensearch_client)
         time.sleep(2)
         load.finish()
 
@@ -137,12 +137,12 @@ def test_a_node_killed_under_searches_and_a_hook_burst_loses_nothing(
         assert statuses == {202}, statuses
 
         def settled() -> bool:
-            return not index_differences(cluster_client, runtime, sim.world)
+            return not index_differences(opensearch_client, runtime, sim.world)
 
         wait_until(settled, 180, "the index to equal GitLab")
         assert not redis_client.lrange("labstac:dead-letters", 0, -1)
-        assert comparable_documents(runtime, cluster_client) == fresh_documents(
-            runtime, cluster_client
+        assert comparable_documents(runtime, opensearch_client) == fresh_documents(
+            runtime, opensearch_client
         )
         assert worker.process.poll() is None, worker.log()[-2000:]
 
@@ -184,7 +184,7 @@ class AliasWatch:
 
 def test_a_node_killed_during_a_reindex_never_half_swaps_the_alias(
     engine_cluster: EngineCluster,
-    cluster_client: OpenSearch,
+    opensearch_client: OpenSearch,
     make_cluster_runtime: Callable[..., IndexRuntime],
     redis_client: Redis,
 ) -> None:
@@ -194,8 +194,8 @@ def test_a_node_killed_during_a_reindex_never_half_swaps_the_alias(
         runtime = make_cluster_runtime(sim)
         assert runtime.rebuild().run().swapped
         layout = runtime.layout
-        before = sorted(cluster_client.indices.get_alias(name=layout.read_alias))
-        engine_cluster.wait_green(cluster_client)
+        before = sorted(opensearch_client.indices.get_alias(name=layout.read_alias))
+        engine_cluster.wait_green(opensearch_client)
         watch = AliasWatch(engine_cluster.client(), layout.read_alias, layout.write_alias)
         watcher = threading.Thread(target=watch.run, daemon=True)
         watcher.start()
@@ -205,16 +205,16 @@ def test_a_node_killed_during_a_reindex_never_half_swaps_the_alias(
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
         time.sleep(3)
         assert reindex.poll() is None, "the reindex ended before the node was killed"
-        victim = engine_cluster.manager(cluster_client)  # the swap needs a new one elected
+        victim = engine_cluster.manager(opensearch_client)  # the swap needs a new one elected
         engine_cluster.kill(victim)
         out, err = reindex.communicate(timeout=600)
         took = time.monotonic() - began
         engine_cluster.up()
-        engine_cluster.wait_green(cluster_client)
+        engine_cluster.wait_green(opensearch_client)
         watch.stop.set()
         watcher.join(30)
 
-        after = sorted(cluster_client.indices.get_alias(name=layout.read_alias))
+        after = sorted(opensearch_client.indices.get_alias(name=layout.read_alias))
         print(f"\nreindex with node {victim} killed: exit {reindex.returncode} in {took:.1f} s; "
               f"{len(watch.seen)} alias readings\n{out.decode()}{err.decode()}")  # fmt: skip
         # A node's death is a line or two in the log, not a traceback per failed call.
@@ -223,8 +223,8 @@ def test_a_node_killed_during_a_reindex_never_half_swaps_the_alias(
         for read, write in watch.seen:
             assert read == write and len(read) == 1, (read, write)
         assert {read for read, _ in watch.seen} <= {tuple(before), tuple(after)}
-        assert not cluster_client.indices.exists_alias(name=layout.building_alias)
-        versions = sorted(cluster_client.indices.get(index=layout.pattern))
+        assert not opensearch_client.indices.exists_alias(name=layout.building_alias)
+        versions = sorted(opensearch_client.indices.get(index=layout.pattern))
         if reindex.returncode == 0:
             assert after != before and versions == after
         else:
@@ -233,6 +233,6 @@ def test_a_node_killed_during_a_reindex_never_half_swaps_the_alias(
             again = subprocess.run([LABSTAC_BIN, "reindex", "--concurrency", "4"], env=env,
                                    capture_output=True, text=True, timeout=600)  # fmt: skip
             assert again.returncode == 0, again.stderr
-        assert comparable_documents(runtime, cluster_client) == fresh_documents(
-            runtime, cluster_client
+        assert comparable_documents(runtime, opensearch_client) == fresh_documents(
+            runtime, opensearch_client
         )

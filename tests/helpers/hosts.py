@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from support import LABSTAC_BIN, settings_env, stop_process, wait_until
+from support import LABSTAC_BIN, settings_env, stop_process, wait_for_worker
 
 from indexer.settings import Settings
 
@@ -55,23 +54,8 @@ class Host:
         return self
 
     def wait_ready(self, timeout: float = 60) -> Host:
-        from workers.app import create_celery_app
-
-        app = create_celery_app(self.settings)
-        process = self.process
-        assert process is not None
-
-        def answers() -> bool:
-            assert process.poll() is None, f"{self.name} exited early:\n{self.log()[-3000:]}"
-            try:
-                return bool(app.control.ping(destination=[self.name], timeout=0.5))
-            except RedisConnectionError:
-                return False
-
-        try:
-            wait_until(answers, timeout, f"worker {self.name}")
-        finally:
-            app.close()  # type: ignore[attr-defined]
+        assert self.process is not None
+        wait_for_worker(self.settings, self.name, self.process, self.log, timeout)
         return self
 
     def running(self) -> bool:

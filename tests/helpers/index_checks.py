@@ -80,7 +80,6 @@ def fresh_documents(runtime: IndexRuntime, client: OpenSearch) -> dict[str, dict
     try:
         ensure_index(fresh.engine, fresh.layout)
         assert fresh.rebuild().run().swapped
-        client.indices.refresh(index=fresh.layout.read_alias)
         return comparable_documents(fresh, client)
     finally:
         client.indices.delete(index=f"{fresh.layout.prefix}-items-v*", ignore_unavailable=True)

@@ -13,6 +13,7 @@ from support import ApiServer, WorkerProcess
 
 from gitlab_sim.hooks import Hook
 from gitlab_sim.server import SimulatorServer
+from gitlab_sim.world import World
 from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
 
@@ -50,3 +51,16 @@ class Stack:
                 return
             time.sleep(0.3)
         raise AssertionError("the index did not reach GitLab's state:\n" + "\n".join(problems[:15]))
+
+
+def catalogued(world: World, visibility: str | None = None) -> list[int]:
+    """Ids of projects that have items, a repository open to whoever sees the project,
+    and are not archived."""
+    return [
+        p.id
+        for p in world.projects
+        if any(t.startswith("sharinghub:") for t in p.topics)
+        and p.repository_access_level == "enabled"
+        and not p.archived
+        and (visibility is None or p.visibility == visibility)
+    ]

@@ -158,8 +158,6 @@ def start_api(settings: Settings, log_dir: Path) -> ApiServer:
 def start_worker(settings: Settings, log_dir: Path, prefix: str = "test") -> WorkerProcess:
     """Start `labstac worker` (one pool process) in a process group of its own, so a fault
     test may kill the whole group; returns once it answers a ping."""
-    from workers.app import create_celery_app
-
     name = f"{prefix}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     log_path = log_dir / f"worker-{name}.log"
     with log_path.open("wb") as log_file:
@@ -169,10 +167,25 @@ def start_worker(settings: Settings, log_dir: Path, prefix: str = "test") -> Wor
             start_new_session=True,
         )  # fmt: skip
     worker = WorkerProcess(settings, name, process, log_path)
+    wait_for_worker(settings, name, process, worker.log)
+    return worker
+
+
+def wait_for_worker(
+    settings: Settings,
+    name: str,
+    process: subprocess.Popen[bytes],
+    log: Callable[[], str],
+    timeout: float = 60,
+) -> None:
+    """Return once the worker node ``name`` answers a ping; fail with its log if its
+    process exits first."""
+    from workers.app import create_celery_app
+
     app = create_celery_app(settings)
 
     def answers() -> bool:
-        assert process.poll() is None, f"worker exited early:\n{worker.log()[-3000:]}"
+        assert process.poll() is None, f"worker {name} exited early:\n{log()[-3000:]}"
         try:
             return bool(app.control.ping(destination=[name], timeout=0.5))
         except RedisConnectionError:
@@ -180,10 +193,9 @@ def start_worker(settings: Settings, log_dir: Path, prefix: str = "test") -> Wor
             return False
 
     try:
-        wait_until(answers, 60, f"Celery worker {name}")
+        wait_until(answers, timeout, f"Celery worker {name}")
     finally:
         app.close()  # type: ignore[attr-defined]
-    return worker
 
 
 def indexed_runtime(settings: Settings) -> IndexRuntime:

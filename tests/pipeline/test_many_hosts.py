@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 from hosts import Host, start_hosts
-from index_checks import index_differences
+from index_checks import comparable_documents, fresh_documents, index_differences
 from opensearchpy import OpenSearch
-from pipeline_stack import SECRET
+from pipeline_stack import SECRET, catalogued
 from redis import Redis
 from support import LABSTAC_BIN, ApiServer, settings_env, wait_until
 
@@ -37,7 +37,6 @@ from gitlab_sim.api import Stats
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
 from gitlab_sim.world import World
-from indexer.index.layout import ensure_index
 from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
 from indexer.task_records import DEAD_LETTERS, last_reconcile
@@ -108,7 +107,9 @@ class ManyHosts:
 
     def equals_a_fresh_rebuild(self) -> None:
         self.sim.faults.update({"latency_ms": 0, "server_error_share": 0.0})
-        assert _comparable(self.runtime, self.client) == _fresh_documents(self.runtime, self.client)
+        assert comparable_documents(self.runtime, self.client) == fresh_documents(
+            self.runtime, self.client
+        )
 
 
 @pytest.fixture
@@ -144,44 +145,8 @@ def make_stack(
         stack.sim.stop()
 
 
-def catalogued(world: World) -> list[int]:
-    return [
-        p.id
-        for p in world.projects
-        if any(t.startswith("sharinghub:") for t in p.topics)
-        and p.repository_access_level == "enabled"
-        and not p.archived
-    ]
-
-
 def epoch(record: dict[str, Any]) -> float:
     return datetime.fromisoformat(record["ts"]).timestamp()
-
-
-def _fresh_documents(runtime: IndexRuntime, client: OpenSearch) -> dict[str, dict[str, Any]]:
-    """What a rebuild from GitLab gives now, in an index of its own (as test_chaos)."""
-    fresh = IndexRuntime(runtime.settings.model_copy(
-        update={"index_prefix": f"{runtime.settings.index_prefix}fresh"}
-    ))  # fmt: skip
-    try:
-        ensure_index(fresh.engine, fresh.layout)
-        assert fresh.rebuild().run().swapped
-        return _comparable(fresh, client)
-    finally:
-        client.indices.delete(index=f"{fresh.layout.prefix}-items-v*", ignore_unavailable=True)
-        client.indices.delete_index_template(name=f"{fresh.layout.prefix}-items", ignore=[404])
-        fresh.close()
-
-
-def _comparable(runtime: IndexRuntime, client: OpenSearch) -> dict[str, dict[str, Any]]:
-    client.indices.refresh(index=runtime.layout.read_alias)
-    source = ["id", "collection", "_acl", "properties.title", "properties.keywords"]
-    documents = {}
-    for hit in runtime.engine.documents(runtime.layout.read_alias, source):
-        document = hit["_source"]
-        document["_acl"] = {k: v for k, v in document["_acl"].items() if k != "version"}
-        documents[hit["_id"]] = document
-    return documents
 
 
 # ------------------------------------------------------------------------ coalescing

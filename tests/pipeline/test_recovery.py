@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from opensearchpy import OpenSearch
-from pipeline_stack import SECRET, Stack
+from pipeline_stack import SECRET, Stack, catalogued
 from redis import Redis
 from support import (
     LABSTAC_BIN,
@@ -36,7 +36,7 @@ from tcp_proxy import TcpProxy, proxy_to
 
 from gitlab_sim.generator import generate
 from gitlab_sim.server import SimulatorServer
-from gitlab_sim.world import REPORTER, World
+from gitlab_sim.world import REPORTER
 from indexer.index.runtime import IndexRuntime
 from indexer.settings import Settings
 
@@ -85,17 +85,6 @@ def make_stack(
     yield make
     for sim in servers:
         sim.stop()
-
-
-def catalogued(world: World, visibility: str | None = None) -> list[int]:
-    return [
-        p.id
-        for p in world.projects
-        if any(t.startswith("sharinghub:") for t in p.topics)
-        and p.repository_access_level == "enabled"
-        and not p.archived
-        and (visibility is None or p.visibility == visibility)
-    ]
 
 
 def done_tasks(redis: Redis) -> int:
